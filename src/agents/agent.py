@@ -1,0 +1,99 @@
+"""The agent loop: call the model, run the tools it asks for, repeat up to a cap."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from src.agents.types import ReplySink
+from src.config import AgentConfig
+from src.conversation.manager import ConversationManager
+from src.conversation.message import Message
+from src.llm.client import ChatModel, LLMResponse, Usage
+from src.tools.registry import ToolRegistry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    text: str
+    usage: Usage
+    model: str
+    tool_calls: int
+
+
+class Agent:
+    """One specialised agent: a system prompt, a model, and the tools it may use."""
+
+    def __init__(
+        self, config: AgentConfig, llm: ChatModel, tools: ToolRegistry, max_tool_rounds: int
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.llm = llm
+        self.tools = tools
+        self.max_tool_rounds = max_tool_rounds
+
+    async def run(
+        self, conversation: ConversationManager, sink: ReplySink, reply_to: int | None = None
+    ) -> AgentResult:
+        """Run the loop on the conversation as it stands; every step is stored as it happens.
+
+        The last round offers no tool calls (tool_choice "none"), so a turn always ends with
+        an answer. `reply_to` is recorded on the final message (the request it answers).
+        """
+        schemas = self.tools.schemas(self.config.tools) or None
+        usage = Usage()
+        calls = 0
+        for round_number in range(self.max_tool_rounds + 1):
+            final_round = round_number == self.max_tool_rounds
+            response = await self.llm.chat(
+                await conversation.window(self.config.system_prompt),
+                schemas,
+                model=self.config.model,
+                temperature=self.config.temperature,
+                tool_choice="none" if final_round and schemas else None,
+                on_delta=sink.on_delta,
+            )
+            usage = usage + (response.usage or Usage())
+            tool_calls = [] if final_round else response.tool_calls
+            done = not tool_calls
+            await conversation.add(
+                _assistant_message(response, tool_calls, self.name, reply_to if done else None)
+            )
+            if done:
+                return AgentResult(response.text, usage, response.model, calls)
+            for call in tool_calls:
+                await sink.on_tool_call(call.name)
+                result = await self.tools.execute(call.name, call.arguments, self.config.tools)
+                calls += 1
+                await conversation.add(
+                    Message(
+                        role="tool",
+                        content=result.content,
+                        tool_call_id=call.id,
+                        metadata={"tool": call.name, "is_error": result.is_error},
+                    )
+                )
+        raise AssertionError("unreachable: the final round offers no tools")
+
+
+def _assistant_message(
+    response: LLMResponse, tool_calls: list[Any], agent: str, reply_to: int | None
+) -> Message:
+    metadata: dict[str, Any] = {"agent": agent, "model": response.model}
+    if response.usage is not None:
+        metadata["usage"] = {
+            "prompt_tokens": response.usage.prompt_tokens,
+            "completion_tokens": response.usage.completion_tokens,
+        }
+    if reply_to is not None:
+        metadata["reply_to"] = reply_to
+    return Message(
+        role="assistant",
+        content=response.text or None,
+        tool_calls=[call.to_api() for call in tool_calls] or None,
+        metadata=metadata,
+    )

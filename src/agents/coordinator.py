@@ -1,0 +1,114 @@
+"""The Coordinator: takes a Request, picks an agent, runs the turn, returns a Response."""
+
+from __future__ import annotations
+
+import logging
+
+from src.agents.agent import Agent
+from src.agents.types import NullSink, ReplySink, Request, Response
+from src.config import Config
+from src.conversation.manager import ConversationManager
+from src.conversation.message import Message
+from src.conversation.store.base_store import ConversationStore
+from src.llm.client import ChatModel
+from src.tools.registry import ToolRegistry
+
+logger = logging.getLogger(__name__)
+
+NO_ANSWER = "I have no answer to that. Could you rephrase it?"
+
+
+class Coordinator:
+    def __init__(
+        self, config: Config, store: ConversationStore, llm: ChatModel, tools: ToolRegistry
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.tools = tools
+        self.agents = {
+            agent.name: Agent(agent, llm, tools, config.agents.max_tool_rounds)
+            for agent in config.agents.list
+        }
+        self.default_agent = config.agents.default
+
+    def conversation(self, conversation_id: str) -> ConversationManager:
+        return ConversationManager(
+            conversation_id,
+            self.store,
+            self.config.conversation.max_history_messages,
+            self.config.conversation.max_context_tokens,
+        )
+
+    async def process_request(self, request: Request, sink: ReplySink | None = None) -> Response:
+        """Answer one request. Idempotent per `request.update_id`: a request already in the
+        history is resumed (or its stored answer returned), never added twice."""
+        sink = sink or NullSink()
+        conversation = self.conversation(request.conversation_id)
+        replay = await self._resume(conversation, request)
+        if replay is not None:
+            return replay
+        agent = self.agents[self.default_agent]
+        logger.info("conversation %s: turn with agent %s", request.conversation_id, agent.name)
+        result = await agent.run(conversation, sink, reply_to=request.update_id)
+        return Response(
+            text=result.text.strip() or NO_ANSWER,
+            usage=result.usage,
+            agent=agent.name,
+            model=result.model,
+            tool_calls=result.tool_calls,
+        )
+
+    async def reset(self, conversation_id: str) -> None:
+        await self.conversation(conversation_id).reset()
+
+    async def _resume(self, conversation: ConversationManager, request: Request) -> Response | None:
+        """Store the user message, or, if it is already stored, pick the turn up where it was."""
+        recent = await conversation.recent()
+        index = _find_request(recent, request.update_id)
+        if index is None:
+            metadata: dict[str, object] = {"source": request.source, **request.metadata}
+            if request.update_id is not None:
+                metadata["update_id"] = request.update_id
+            if request.user_id is not None:
+                metadata["user_id"] = request.user_id
+            await conversation.add(Message(role="user", content=request.text, metadata=metadata))
+            return None
+        answer = _stored_answer(recent[index + 1 :])
+        if answer is not None:
+            logger.info(
+                "conversation %s: update %s already answered; delivering the stored answer",
+                conversation.conversation_id,
+                request.update_id,
+            )
+            return Response(
+                text=(answer.content or "").strip() or NO_ANSWER,
+                agent=str(answer.metadata.get("agent", "")),
+                model=str(answer.metadata.get("model", "")),
+                replayed=True,
+            )
+        logger.info(
+            "conversation %s: resuming the interrupted turn of update %s",
+            conversation.conversation_id,
+            request.update_id,
+        )
+        await conversation.repair()
+        return None
+
+
+def _find_request(messages: list[Message], update_id: int | None) -> int | None:
+    if update_id is None:
+        return None
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.role == "user" and message.metadata.get("update_id") == update_id:
+            return index
+    return None
+
+
+def _stored_answer(after: list[Message]) -> Message | None:
+    for message in after:
+        if message.role == "assistant" and not message.tool_calls:
+            return message
+        if message.role == "user":
+            return None
+    return None

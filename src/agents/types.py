@@ -1,0 +1,46 @@
+"""What a channel hands the Coordinator, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from src.llm.client import Usage
+
+
+@dataclass(frozen=True)
+class Request:
+    conversation_id: str
+    text: str
+    user_id: int | None = None
+    # The channel's id for the incoming message (Telegram update_id). Processing a request
+    # whose id is already in the history resumes that turn instead of adding it again.
+    update_id: int | None = None
+    source: str = "text"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Response:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    agent: str = ""
+    model: str = ""
+    tool_calls: int = 0
+    replayed: bool = False  # the answer was already stored; it is delivered again, not recomputed
+
+
+class ReplySink(Protocol):
+    """Where a turn's progress goes while it runs; the channel renders it."""
+
+    async def on_delta(self, text: str) -> None: ...
+
+    async def on_tool_call(self, name: str) -> None: ...
+
+
+class NullSink:
+    async def on_delta(self, text: str) -> None:
+        return None
+
+    async def on_tool_call(self, name: str) -> None:
+        return None

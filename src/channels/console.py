@@ -1,0 +1,74 @@
+"""The console channel: stdin lines in, replies out, conversation id "console"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import TextIO
+
+from src.agents.coordinator import Coordinator
+from src.agents.types import Request
+from src.errors import AssistantError, LLMTimeoutError
+
+logger = logging.getLogger(__name__)
+
+CONVERSATION_ID = "console"
+PROMPT = "> "
+
+
+class _PrintSink:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.streamed = False
+
+    async def on_delta(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+        self.streamed = True
+
+    async def on_tool_call(self, name: str) -> None:
+        if self.streamed:
+            self.out.write("\n")
+        self.out.write(f"[tool: {name}]\n")
+        self.out.flush()
+        self.streamed = False
+
+
+async def run_console(
+    coordinator: Coordinator, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
+) -> None:
+    """Read lines until EOF; /reset forgets the conversation, /exit quits."""
+    interactive = stdin.isatty()
+    while True:
+        if interactive:
+            out.write(PROMPT)
+            out.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            return
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return
+        if text == "/reset":
+            await coordinator.reset(CONVERSATION_ID)
+            out.write("Conversation forgotten.\n")
+            continue
+        sink = _PrintSink(out)
+        try:
+            response = await coordinator.process_request(
+                Request(conversation_id=CONVERSATION_ID, text=text, source="console"), sink
+            )
+        except LLMTimeoutError:
+            out.write("\n[the model took too long to answer]\n")
+            continue
+        except AssistantError as exc:
+            logger.warning("console turn failed: %s", exc)
+            out.write(f"\n[error: {exc}]\n")
+            continue
+        if not sink.streamed:
+            out.write(response.text)
+        out.write("\n")
+        out.flush()

@@ -1,0 +1,216 @@
+"""The Telegram channel: polling, the durable inbox, one lane per conversation, replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from src.agents.coordinator import Coordinator
+from src.agents.types import NullSink, Request
+from src.channels.inbox import Inbox, InboxItem
+from src.channels.lanes import ChatLanes
+from src.channels.telegram import handlers, texts
+from src.channels.telegram.delivery import Delivery
+from src.channels.telegram.poller import Poller
+from src.config import Config
+from src.errors import ChannelError, ConversationError, LLMError, LLMTimeoutError
+
+logger = logging.getLogger(__name__)
+
+REFUSAL_INTERVAL_S = 600.0
+SHUTDOWN_GRACE_S = 7.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A reply that needs no model and no durability (help text, refusals)."""
+
+    chat_id: int
+    thread_id: int | None
+    text: str
+
+
+def build_application(config: Config) -> Application:
+    base = config.telegram.api_base_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(config.telegram.bot_token.get_secret_value())
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .updater(None)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)
+        .build()
+    )
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        config: Config,
+        coordinator: Coordinator,
+        application: Application,
+    ) -> None:
+        self.config = config
+        self.coordinator = coordinator
+        self.application = application
+        self.inbox = Inbox(coordinator.store)
+        self.delivery = Delivery(application.bot, config.telegram.typing_interval_s)
+        self.lanes: ChatLanes[InboxItem | Notice] = ChatLanes(
+            self._handle, config.telegram.max_concurrent_turns
+        )
+        self.poller = Poller(application.bot, self._process_batch, config.telegram.poll_timeout_s)
+        self._allowed = set(config.telegram.allowed_user_ids) | set(config.telegram.admin_user_ids)
+        self._refused_at: dict[int, float] = {}
+        handlers.register(application, self)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Announce the commands and queue every turn a previous run left unanswered."""
+        commands = [BotCommand(name, text) for name, text in handlers.COMMANDS.items()]
+        try:
+            await self.application.bot.set_my_commands(commands)
+        except Exception as exc:
+            logger.warning("setMyCommands failed: %s", exc)
+        await self.recover()
+
+    async def recover(self) -> int:
+        count = 0
+        for conversation_id, items in await self.inbox.pending():
+            for item in items:
+                self.lanes.submit(conversation_id, item)
+                count += 1
+        if count:
+            logger.info("recovered %d unanswered message(s) from the last run", count)
+        return count
+
+    async def stop(self) -> None:
+        """Stop polling, let running turns finish (or abandon them cleanly), confirm offset."""
+        self.poller.stop()
+        cancelled = await self.lanes.close(SHUTDOWN_GRACE_S)
+        if cancelled:
+            logger.warning("%d turn(s) cut off by shutdown; they resume on restart", cancelled)
+        await self.poller.confirm()
+
+    # -- intake (called by the handlers, inside the poll loop) --------------------------
+
+    def is_allowed(self, user_id: int) -> bool:
+        return user_id in self._allowed
+
+    def refuse(self, conversation_id: str, chat_id: int, thread: int | None, user_id: int) -> None:
+        now = time.monotonic()
+        last = self._refused_at.get(user_id)
+        logger.info("refused user %s in conversation %s", user_id, conversation_id)
+        if last is not None and now - last < REFUSAL_INTERVAL_S:
+            return
+        self._refused_at[user_id] = now
+        self.notify(conversation_id, chat_id, thread, texts.refused(user_id))
+
+    def notify(self, conversation_id: str, chat_id: int, thread: int | None, text: str) -> None:
+        self.lanes.submit(conversation_id, Notice(chat_id, thread, text))
+
+    async def accept(self, conversation_id: str, item: InboxItem) -> None:
+        """Store the item (retrying while the store is down), then queue it in its lane."""
+        delay = 0.5
+        while True:
+            try:
+                accepted = await self.inbox.accept(conversation_id, item)
+                break
+            except ConversationError as exc:
+                logger.error(
+                    "conversation %s: cannot store update %s (%s); retrying in %.1f s",
+                    conversation_id,
+                    item.update_id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)
+        if accepted:
+            self.lanes.submit(conversation_id, item)
+
+    async def _process_batch(self, updates: Sequence[Update]) -> None:
+        """Hand a getUpdates batch to the handlers: chats in parallel, each chat in order."""
+        by_chat: dict[object, list[Update]] = defaultdict(list)
+        for update in updates:
+            chat = update.effective_chat
+            by_chat[chat.id if chat else ("update", update.update_id)].append(update)
+
+        async def run(chat_updates: list[Update]) -> None:
+            for update in chat_updates:
+                await self.application.process_update(update)
+
+        await asyncio.gather(*(run(chat_updates) for chat_updates in by_chat.values()))
+
+    # -- the lane worker -----------------------------------------------------------------
+
+    async def _handle(self, conversation_id: str, item: InboxItem | Notice) -> None:
+        if isinstance(item, Notice):
+            await self._say(conversation_id, item.chat_id, item.thread_id, item.text)
+            return
+        assert item.chat_id is not None
+        if item.kind == "reset":
+            text = await self._reset(conversation_id, item)
+        else:
+            text = await self._turn(conversation_id, item)
+        await self._say(conversation_id, item.chat_id, item.thread_id, text, item)
+        await self.inbox.done(conversation_id, item.update_id)
+
+    async def _reset(self, conversation_id: str, item: InboxItem) -> str:
+        try:
+            await self.inbox.forget_history(
+                conversation_id, item.update_id, lambda: self.coordinator.reset(conversation_id)
+            )
+        except ConversationError:
+            logger.exception("conversation %s: reset failed", conversation_id)
+            return texts.STORE_DOWN
+        logger.info("conversation %s: reset by the user", conversation_id)
+        return texts.RESET_DONE
+
+    async def _turn(self, conversation_id: str, item: InboxItem) -> str:
+        assert item.chat_id is not None
+        request = Request(
+            conversation_id=conversation_id,
+            text=item.text,
+            user_id=item.user_id,
+            update_id=item.update_id,
+        )
+        try:
+            async with self.delivery.typing(item.chat_id, item.thread_id):
+                response = await self.coordinator.process_request(request, NullSink())
+            return response.text
+        except LLMTimeoutError:
+            logger.warning("conversation %s: model timed out", conversation_id)
+            return texts.MODEL_TIMEOUT
+        except LLMError as exc:
+            logger.warning("conversation %s: model failed: %s", conversation_id, exc)
+            return texts.MODEL_DOWN
+        except ConversationError:
+            logger.exception("conversation %s: store failed during the turn", conversation_id)
+            return texts.STORE_DOWN
+        except Exception:
+            logger.exception("conversation %s: turn failed", conversation_id)
+            return texts.FAILED
+
+    async def _say(
+        self,
+        conversation_id: str,
+        chat_id: int,
+        thread: int | None,
+        text: str,
+        item: InboxItem | None = None,
+    ) -> None:
+        group = item is not None and item.extra.get("chat_type") not in (None, "private")
+        reply_to = item.message_id if item is not None and group else None
+        try:
+            await self.delivery.send_text(chat_id, text, thread, reply_to)
+        except ChannelError as exc:
+            logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)

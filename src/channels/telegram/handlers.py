@@ -1,0 +1,110 @@
+"""Thin python-telegram-bot handlers: turn an Update into inbox items or notices."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from src.channels.inbox import InboxItem
+from src.channels.telegram import texts
+from src.channels.telegram.ids import conversation_id, thread_id
+
+if TYPE_CHECKING:
+    from src.channels.telegram.channel import TelegramChannel
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = {
+    "start": "Start talking to the assistant",
+    "help": "What I can do",
+    "reset": "Forget this conversation",
+}
+
+
+def register(application: Application, channel: TelegramChannel) -> None:
+    handlers = _Handlers(channel)
+    new = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("start", handlers.start, filters=new))
+    application.add_handler(CommandHandler("help", handlers.help, filters=new))
+    application.add_handler(CommandHandler("reset", handlers.reset, filters=new))
+    application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, handlers.text))
+    application.add_handler(MessageHandler(new & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(new, handlers.other))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.edited))
+    application.add_error_handler(handlers.error)
+
+
+class _Handlers:
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+
+    def _admit(self, update: Update) -> bool:
+        """True for allowed users; others get one short refusal and cost nothing."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return False
+        if self.channel.is_allowed(user.id):
+            return True
+        self.channel.refuse(conversation_id(message), message.chat_id, thread_id(message), user.id)
+        return False
+
+    def _notice(self, update: Update, text: str) -> None:
+        message = update.effective_message
+        if message is not None:
+            self.channel.notify(conversation_id(message), message.chat_id, thread_id(message), text)
+
+    async def start(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._admit(update):
+            self._notice(update, texts.START)
+
+    async def help(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._admit(update):
+            self._notice(update, texts.HELP)
+
+    async def unknown_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._admit(update):
+            self._notice(update, texts.UNKNOWN_COMMAND)
+
+    async def other(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._admit(update):
+            self._notice(update, texts.UNSUPPORTED)
+
+    async def reset(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._admit(update):
+            await self._accept(update, "reset", "")
+
+    async def text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.text and self._admit(update):
+            await self._accept(update, "text", message.text)
+
+    async def edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = message.chat_id if message else None
+        logger.info("chat %s: edited message ignored (update %s)", chat, update.update_id)
+
+    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        where = "?"
+        if isinstance(update, Update) and update.effective_message is not None:
+            where = conversation_id(update.effective_message)
+        logger.error(
+            "conversation %s: error while handling an update", where, exc_info=context.error
+        )
+
+    async def _accept(self, update: Update, kind: str, text: str) -> None:
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        item = InboxItem(
+            update_id=update.update_id,
+            kind=kind,
+            text=text,
+            user_id=user.id,
+            chat_id=message.chat_id,
+            thread_id=thread_id(message),
+            message_id=message.message_id,
+            extra={"chat_type": message.chat.type},
+        )
+        await self.channel.accept(conversation_id(message), item)

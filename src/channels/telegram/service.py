@@ -1,0 +1,98 @@
+"""The running bot: runtime + Telegram channel + health server, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram.error import InvalidToken, NetworkError
+
+from src.channels.telegram.channel import TelegramChannel, build_application
+from src.channels.telegram.poller import FatalPollingError
+from src.config import Config
+from src.errors import ConversationError
+from src.ops.health import HealthServer
+from src.runtime import Runtime, open_runtime
+
+logger = logging.getLogger(__name__)
+
+
+class TelegramService:
+    def __init__(self, config: Config, config_file: str = "config.yml") -> None:
+        self.config = config
+        self.config_file = config_file
+        self.runtime: Runtime | None = None
+        self.channel: TelegramChannel | None = None
+        self.health: HealthServer | None = None
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Run until `stop` is set (SIGTERM/SIGINT) or polling fails for good. Exit code."""
+        try:
+            self.runtime = await open_runtime(self.config, self.config_file)
+        except ConversationError as exc:
+            logger.critical("cannot open the conversation store: %s", exc)
+            return 1
+        try:
+            return await self._run(self.runtime, stop)
+        finally:
+            if self.health is not None:
+                await self.health.stop()
+            await self.runtime.close()
+            logger.info("stopped")
+
+    async def _run(self, runtime: Runtime, stop: asyncio.Event) -> int:
+        application = build_application(self.config)
+        self.channel = channel = TelegramChannel(self.config, runtime.coordinator, application)
+        if self.config.health.enabled:
+            self.health = HealthServer(
+                self.config.health.host, self.config.health.port, self._probe
+            )
+            await self.health.start()
+        if not await self._initialize(application, stop):
+            return 0 if stop.is_set() else 1
+        try:
+            await channel.start()
+            poll = asyncio.create_task(channel.poller.run(), name="poller")
+            stopped = asyncio.create_task(stop.wait(), name="stop")
+            logger.info("polling for updates")
+            await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            code = 0
+            if poll.done() and poll.exception() is not None:
+                error = poll.exception()
+                if isinstance(error, FatalPollingError):
+                    logger.critical("%s", error)
+                else:
+                    logger.critical("polling stopped", exc_info=error)
+                code = 1
+            logger.info("shutting down")
+            await channel.stop()
+            stopped.cancel()
+            await asyncio.gather(poll, stopped, return_exceptions=True)
+            return code
+        finally:
+            await application.shutdown()
+
+    async def _initialize(self, application: object, stop: asyncio.Event) -> bool:
+        """getMe and friends; retried while Telegram cannot be reached. False: give up."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await application.initialize()  # type: ignore[attr-defined]
+                return True
+            except InvalidToken:
+                logger.critical("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
+                return False
+            except NetworkError as exc:
+                logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, 30)
+        return False
+
+    async def _probe(self) -> dict[str, object]:
+        assert self.runtime is not None
+        polling = self.channel is not None and self.channel.poller.healthy
+        await self.runtime.store.ping()
+        busy = self.channel.lanes.busy if self.channel else 0
+        return {"ok": polling, "polling": polling, "store": "ok", "busy_conversations": busy}

@@ -1,0 +1,248 @@
+"""Typed configuration: config.yml validated once at start-up, plus the process environment.
+
+This is the only module of ours that reads environment variables. Everything else gets a
+`Config` (and `Environment`) passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import model_validator as _model_validator
+
+from src.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_AGENT_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Strict):
+    bot_token: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.telegram.org"
+    allowed_user_ids: list[int] = Field(default_factory=list)
+    admin_user_ids: list[int] = Field(default_factory=list)
+    poll_timeout_s: int = Field(30, ge=0, le=50)
+    max_concurrent_turns: int = Field(32, ge=1, le=1000)
+    typing_interval_s: float = Field(4.0, gt=0)
+
+
+class LLMConfig(_Strict):
+    base_url: str = "https://api.openai.com/v1"
+    api_key: SecretStr
+    model: str = "gpt-4o-mini"
+    timeout_s: float = Field(60, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_output_tokens: int | None = Field(None, ge=1)
+
+
+class FileStoreConfig(_Strict):
+    directory: str = "./data/conversations"
+    fsync: bool = True
+
+
+class DynamoDBStoreConfig(_Strict):
+    table: str = "assistant-conversations"
+    region: str = "us-east-1"
+    create_table: bool = False
+    ttl_days: int = Field(0, ge=0)
+
+
+class StoreConfig(_Strict):
+    type: Literal["file", "dynamodb"] = "file"
+    file: FileStoreConfig = FileStoreConfig()
+    dynamodb: DynamoDBStoreConfig = DynamoDBStoreConfig()
+
+
+class ConversationConfig(_Strict):
+    max_context_tokens: int = Field(12000, ge=500)
+    max_history_messages: int = Field(200, ge=2)
+
+
+class HealthConfig(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class VoiceConfig(_Strict):
+    model: str = "whisper-1"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+
+
+class ToolsConfig(_Strict):
+    default_timezone: str = "UTC"
+    max_result_chars: int = Field(16000, ge=100)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class AgentConfig(_Strict):
+    name: str
+    description: str = ""
+    system_prompt: str = "You are a helpful personal assistant."
+    model: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    tools: list[str] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _AGENT_NAME.match(value):
+            raise ValueError("must be 1-40 characters of a-z, 0-9, _ or -")
+        return value
+
+
+class AgentsConfig(_Strict):
+    routing: Literal["single"] = "single"
+    default: str = "assistant"
+    max_tool_rounds: int = Field(8, ge=1, le=50)
+    list: tuple[AgentConfig, ...] = (AgentConfig(name="assistant"),)
+
+    @_model_validator(mode="after")
+    def _default_exists(self) -> AgentsConfig:
+        names = [agent.name for agent in self.list]
+        if len(set(names)) != len(names):
+            raise ValueError("agent names must be unique")
+        if self.default not in names:
+            raise ValueError(f"default agent {self.default!r} is not in agents.list")
+        return self
+
+    def get(self, name: str) -> AgentConfig:
+        for agent in self.list:
+            if agent.name == name:
+                return agent
+        raise KeyError(name)
+
+
+class Config(_Strict):
+    telegram: TelegramConfig = TelegramConfig()
+    llm: LLMConfig
+    store: StoreConfig = StoreConfig()
+    conversation: ConversationConfig = ConversationConfig()
+    health: HealthConfig = HealthConfig()
+    voice: VoiceConfig = VoiceConfig()
+    tools: ToolsConfig = ToolsConfig()
+    agents: AgentsConfig = AgentsConfig()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The process environment variables our own code cares about."""
+
+    config_path: str
+    mcp_config_path: str
+    log_level: str
+    log_format: Literal["text", "json"]
+
+
+def read_environment(env: Mapping[str, str] | None = None) -> Environment:
+    env = os.environ if env is None else env
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError("environment", "LOG_FORMAT", "must be 'text' or 'json'")
+    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("environment", "LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+    return Environment(
+        config_path=env.get("CONFIG_PATH") or "config.yml",
+        mcp_config_path=env.get("MCP_CONFIG_PATH") or "mcp.yml",
+        log_level=level,
+        log_format="json" if log_format == "json" else "text",
+    )
+
+
+def expand_env(value: Any, file: str, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, file, env, _join(path, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, file, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = env.get(name)
+        if found is not None and (found != "" or default is None):
+            return found
+        if default is not None:
+            return default
+        raise ConfigError(file, path, f"environment variable {name} is not set")
+
+    return _VAR.sub(substitute, value)
+
+
+def load_yaml(path: str | Path) -> Any:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read file ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(file, where, str(problem)) from None
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate config.yml. Raises ConfigError naming the file and the key."""
+    file = str(path)
+    raw = load_yaml(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "", "the top level must be a mapping")
+    expanded = expand_env(raw, file, os.environ if env is None else env)
+    return validate_model(Config, expanded, file)
+
+
+def validate_model(model: type[M], data: Any, file: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(file, key, _describe(first)) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

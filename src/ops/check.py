@@ -1,0 +1,62 @@
+"""`--check`: validate both files, reach the model, open the store; print a short report."""
+
+from __future__ import annotations
+
+import logging
+from typing import TextIO
+
+from src.config import Config
+from src.conversation.store import create_store
+from src.errors import AssistantError
+from src.llm.client import LLMClient
+from src.mcp.config import MCPFileConfig
+
+logger = logging.getLogger(__name__)
+
+
+async def run_check(
+    config: Config, mcp: MCPFileConfig, config_file: str, mcp_file: str, out: TextIO
+) -> int:
+    """Returns the exit code: 0 when every probe passed, 1 otherwise."""
+    ok = True
+
+    def line(name: str, good: bool, detail: str) -> None:
+        nonlocal ok
+        ok = ok and good
+        out.write(f"{'ok  ' if good else 'FAIL'}  {name:<10} {detail}\n")
+
+    line("config", True, f"{config_file} is valid")
+    servers = len(mcp.mcpServers)
+    line("mcp", True, f"{mcp_file} is valid ({servers} MCP servers, {len(mcp.tools)} HTTP tools)")
+
+    llm = LLMClient(config.llm)
+    try:
+        models = await llm.list_models()
+        listed = "listed" if config.llm.model in models else "not in /models (may still work)"
+        line("model", True, f"{config.llm.base_url} answers; {config.llm.model} {listed}")
+    except AssistantError as exc:
+        line("model", False, f"{config.llm.base_url}: {exc}")
+    finally:
+        await llm.aclose()
+
+    store = create_store(config.store, config_file)
+    try:
+        await store.open()
+        await store.ping()
+        line("store", True, _describe_store(config))
+    except AssistantError as exc:
+        line("store", False, f"{_describe_store(config)}: {exc}")
+    finally:
+        await store.close()
+
+    token = bool(config.telegram.bot_token.get_secret_value())
+    detail = "bot token set" if token else "no bot token (set TELEGRAM_BOT_TOKEN; --console works)"
+    out.write(f"{'ok  ' if token else 'note'}  {'telegram':<10} {detail}\n")
+    out.write("all checks passed\n" if ok else "some checks failed\n")
+    return 0 if ok else 1
+
+
+def _describe_store(config: Config) -> str:
+    if config.store.type == "file":
+        return f"file store in {config.store.file.directory}"
+    return f"dynamodb table {config.store.dynamodb.table} ({config.store.dynamodb.region})"

@@ -1,0 +1,35 @@
+"""What a tool is: a name, a description, a JSON-schema for its arguments, and `execute`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    content: str
+    is_error: bool = False
+
+
+class Tool(ABC):
+    """A tool the model may call. `execute` raises ToolError with a message for the model."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    timeout_s: float = 30.0
+
+    @abstractmethod
+    async def execute(self, arguments: dict[str, Any]) -> str | ToolResult: ...
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
