@@ -83,12 +83,14 @@ class Poller:
             logger.info("could not confirm the last updates on shutdown: %s", exc)
 
     async def _poll(self) -> tuple[Update, ...] | None:
-        """One long poll; None when stopped while waiting."""
+        """One long poll; None when stopped while waiting. The first poll returns at once,
+        so health turns green as soon as Telegram has answered."""
+        wait = self.timeout_s if self.last_success is not None else 0
         request = asyncio.ensure_future(
             self.bot.get_updates(
                 offset=self.offset,
-                timeout=self.timeout_s,
-                read_timeout=self.timeout_s + 10,
+                timeout=wait,
+                read_timeout=wait + 10,
                 allowed_updates=ALLOWED_UPDATES,
             )
         )

@@ -90,8 +90,11 @@ class FileStore(ConversationStore):
         async with self._lock(stem):
             try:
                 await self._append(stem, path, conversation_id, payload)
-            except OSError as exc:
-                raise ConversationError(f"cannot append to {path.name}: {exc}") from exc
+            except BaseException as exc:
+                self._checked_tail.discard(stem)  # the failed write may have left half a line
+                if isinstance(exc, OSError):
+                    raise ConversationError(f"cannot append to {path.name}: {exc}") from exc
+                raise
 
     async def _append(self, stem: str, path: Path, conversation_id: str, payload: str) -> None:
         async with aiofiles.open(path, "a+b") as f:
@@ -243,6 +246,8 @@ class FileStore(ConversationStore):
             raise ConversationError(f"cannot read the pending index: {exc}") from exc
         ids = []
         for name in sorted(names):
+            if name.startswith("."):
+                continue  # a temp file of _replace (in flight, or left by a crash)
             try:
                 async with aiofiles.open(self._pending_dir / name, "rb") as f:
                     ids.append((await f.read()).decode("utf-8", "surrogatepass"))
@@ -285,7 +290,7 @@ def _parse(lines: list[bytes], name: str) -> list[Message]:
             if "role" not in data and "conversation_id" in data:
                 continue  # the header line
             messages.append(Message.from_dict(data))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an object
             where = "torn last line" if number >= last - 1 else f"corrupt line {number + 1}"
             logger.warning("store: %s: %s skipped (%s)", name, where, type(exc).__name__)
     return messages

@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated environment, the local peers, and bots wired to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import BotRunner
+from tests.peers.openai_server import FakeOpenAI
+from tests.peers.telegram_server import FakeTelegram
+
+# Variables our code or its libraries read; tests start from none of them.
+_ISOLATED = (
+    "TELEGRAM_BOT_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "TELEGRAM_API_BASE_URL",
+    "CONFIG_PATH",
+    "MCP_CONFIG_PATH",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "HEALTH_HOST",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _ISOLATED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(api_key="sk-test")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def bots(
+    tmp_path: Path, telegram: FakeTelegram, model: FakeOpenAI
+) -> AsyncIterator[BotRunner]:
+    runner = BotRunner(tmp_path, telegram, model)
+    try:
+        yield runner
+    finally:
+        await runner.close()
+
+
+def pytest_report_header() -> str:
+    return f"cwd: {os.getcwd()}"

@@ -1,0 +1,185 @@
+"""Running the real bot against the local peers: in this process, or as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from src.config import Config, load_config
+from src.conversation.message import Message
+from src.conversation.store.file_store import FileStore
+from tests.peers.openai_server import FakeOpenAI
+from tests.peers.serve import wait_until, wait_until_sync
+from tests.peers.telegram_server import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+OWNER = 4242  # the allowed user; private chat id = user id
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+class BotRunner:
+    """Writes config files and starts bots; everything started is stopped at close()."""
+
+    def __init__(self, tmp_path: Path, telegram: FakeTelegram, model: FakeOpenAI) -> None:
+        self.tmp_path = tmp_path
+        self.telegram = telegram
+        self.model = model
+        self.data_dir = tmp_path / "data" / "conversations"
+        self.health_port = free_port()
+        self._running: list[InProcessBot] = []
+        self._processes: list[BotProcess] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"TELEGRAM_BOT_TOKEN": self.telegram.token, "OPENAI_API_KEY": "sk-test"}
+
+    def config_data(self, **overrides: Any) -> dict[str, Any]:
+        base = {
+            "telegram": {
+                "bot_token": "${TELEGRAM_BOT_TOKEN}",
+                "api_base_url": self.telegram.url,
+                "allowed_user_ids": [OWNER],
+                "poll_timeout_s": 5,
+            },
+            "llm": {
+                "base_url": self.model.base_url,
+                "api_key": "${OPENAI_API_KEY}",
+                "model": "test-model",
+                "timeout_s": 5,
+                "max_retries": 0,
+            },
+            "store": {"file": {"directory": str(self.data_dir)}},
+            "health": {"host": "127.0.0.1", "port": self.health_port},
+        }
+        return merge(base, overrides)
+
+    def write_config(self, **overrides: Any) -> Path:
+        path = self.tmp_path / "config.yml"
+        path.write_text(yaml.safe_dump(self.config_data(**overrides)), encoding="utf-8")
+        return path
+
+    def config(self, **overrides: Any) -> Config:
+        return load_config(self.write_config(**overrides), env=self.env)
+
+    async def start(self, **overrides: Any) -> InProcessBot:
+        bot = InProcessBot(self.config(**overrides))
+        self._running.append(bot)
+        await bot.start(self.telegram)
+        return bot
+
+    def spawn(self, **overrides: Any) -> BotProcess:
+        process = BotProcess(self.write_config(**overrides), self.env, self.tmp_path)
+        self._processes.append(process)
+        return process
+
+    def store(self) -> FileStore:
+        return FileStore(self.data_dir)
+
+    async def history(self, conversation_id: str) -> list[Message]:
+        return await self.store().load_conversation(conversation_id)
+
+    async def close(self) -> None:
+        for bot in self._running:
+            await bot.stop()
+        for process in self._processes:
+            process.kill()
+
+
+class InProcessBot:
+    """The real TelegramService running as a task in the test's event loop."""
+
+    def __init__(self, config: Config) -> None:
+        from src.channels.telegram.service import TelegramService
+
+        self.config = config
+        self.service = TelegramService(config)
+        self.stop_event = asyncio.Event()
+        self.task: asyncio.Task[int] | None = None
+
+    async def start(self, telegram: FakeTelegram) -> None:
+        before = len(telegram.get_updates_calls())
+        self.task = asyncio.create_task(self.service.run(self.stop_event))
+        await wait_until(
+            lambda: len(telegram.get_updates_calls()) > before or self.task.done(),  # type: ignore[union-attr]
+            timeout=10,
+            message="the bot never polled",
+        )
+        if self.task.done():
+            raise AssertionError(f"the bot stopped at start-up with code {self.task.result()}")
+
+    async def stop(self) -> int:
+        if self.task is None:
+            return 0
+        self.stop_event.set()
+        code = await asyncio.wait_for(self.task, timeout=15)
+        self.task = None
+        return code
+
+
+class BotProcess:
+    """`python telegram_bot.py --config ...` as a child process, its output in a log file."""
+
+    def __init__(self, config_path: Path, env: dict[str, str], tmp_path: Path) -> None:
+        self.log_path = tmp_path / f"bot-{id(self)}.log"
+        self._log = self.log_path.open("wb")
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "telegram_bot.py"), "--config", str(config_path)],
+            cwd=tmp_path,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_polling(self, telegram: FakeTelegram, after: int = 0, timeout: float = 20) -> None:
+        wait_until_sync(
+            lambda: len(telegram.get_updates_calls()) > after or self.process.poll() is not None,
+            timeout=timeout,
+            message="the bot process never polled",
+        )
+        if self.process.poll() is not None:
+            raise AssertionError(f"bot exited with {self.process.returncode}:\n{self.log}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 15) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._log.close()
