@@ -13,7 +13,7 @@ import sys
 
 from src.config import Config, load_config, read_environment
 from src.errors import ConfigError, ConversationError
-from src.mcp.config import load_mcp_config
+from src.mcp.config import MCPFileConfig, load_mcp_config
 from src.ops.logging_setup import setup_logging
 
 logger = logging.getLogger("telegram_bot")
@@ -52,23 +52,23 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_check(config, mcp, config_file, mcp_file, sys.stdout))
     if args.console:
-        return asyncio.run(_console(config, config_file))
+        return asyncio.run(_console(config, mcp, config_file))
     if not config.telegram.bot_token.get_secret_value():
         print(NO_TOKEN.format(file=config_file), file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(config, config_file))
+        return asyncio.run(_serve(config, mcp, config_file))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
 
 
-async def _console(config: Config, config_file: str) -> int:
+async def _console(config: Config, mcp: MCPFileConfig, config_file: str) -> int:
     from src.channels.console import run_console
     from src.runtime import open_runtime
 
     try:
-        runtime = await open_runtime(config, config_file)
+        runtime = await open_runtime(config, mcp, config_file)
     except ConversationError as exc:
         logger.error("cannot open the conversation store: %s", exc)
         return 1
@@ -79,14 +79,14 @@ async def _console(config: Config, config_file: str) -> int:
     return 0
 
 
-async def _serve(config: Config, config_file: str) -> int:
+async def _serve(config: Config, mcp: MCPFileConfig, config_file: str) -> int:
     from src.channels.telegram.service import TelegramService
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    service = TelegramService(config, config_file)
+    service = TelegramService(config, mcp, config_file)
     return await service.run(stop)
 
 

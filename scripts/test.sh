@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs lint, type checks and the test suite.
 #   Debian packages (apt-get, when missing): ffmpeg espeak-ng
+#   Node packages: tests/node (npm ci)
 #   Python packages: a virtualenv in .venv from requirements*.txt
 # Usage: scripts/test.sh [pytest args...]
 set -euo pipefail
@@ -17,6 +18,11 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node test peers (MCP server-everything, dynalite), pinned in tests/node/package-lock.json.
+if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 PYTHON="${PYTHON:-python3}"

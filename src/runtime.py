@@ -9,6 +9,7 @@ from src.agents.coordinator import Coordinator
 from src.config import Config
 from src.conversation.store import ConversationStore, create_store
 from src.llm.client import LLMClient
+from src.mcp.config import MCPFileConfig
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
 
@@ -36,7 +37,9 @@ def build_tools(config: Config) -> ToolRegistry:
     return registry
 
 
-async def open_runtime(config: Config, config_file: str = "config.yml") -> Runtime:
+async def open_runtime(
+    config: Config, mcp: MCPFileConfig | None = None, config_file: str = "config.yml"
+) -> Runtime:
     """Create and open everything a turn needs. Raises ConversationError if the store fails."""
     store = create_store(config.store, config_file)
     await store.open()

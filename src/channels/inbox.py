@@ -98,7 +98,8 @@ class Inbox:
         await self.store.set_pending(conversation_id, bool(meta.get(_PENDING)))
 
     async def pending(self) -> list[tuple[str, list[InboxItem]]]:
-        """Every conversation with unanswered items, each with its items in arrival order."""
+        """Every conversation with unanswered items, each with its items in arrival order;
+        the conversation owed the oldest update comes first."""
         result = []
         for conversation_id in await self.store.list_pending():
             meta = await self.store.load_metadata(conversation_id)
@@ -107,4 +108,5 @@ class Inbox:
                 result.append((conversation_id, sorted(items, key=lambda i: i.update_id)))
             else:
                 await self.store.set_pending(conversation_id, False)
+        result.sort(key=lambda entry: entry[1][0].update_id)
         return result

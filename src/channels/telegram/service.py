@@ -12,6 +12,7 @@ from src.channels.telegram.channel import TelegramChannel, build_application
 from src.channels.telegram.poller import FatalPollingError
 from src.config import Config
 from src.errors import ConversationError
+from src.mcp.config import MCPFileConfig
 from src.ops.health import HealthServer
 from src.runtime import Runtime, open_runtime
 
@@ -19,8 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 class TelegramService:
-    def __init__(self, config: Config, config_file: str = "config.yml") -> None:
+    def __init__(
+        self, config: Config, mcp: MCPFileConfig | None = None, config_file: str = "config.yml"
+    ) -> None:
         self.config = config
+        self.mcp = mcp
         self.config_file = config_file
         self.runtime: Runtime | None = None
         self.channel: TelegramChannel | None = None
@@ -29,7 +33,7 @@ class TelegramService:
     async def run(self, stop: asyncio.Event) -> int:
         """Run until `stop` is set (SIGTERM/SIGINT) or polling fails for good. Exit code."""
         try:
-            self.runtime = await open_runtime(self.config, self.config_file)
+            self.runtime = await open_runtime(self.config, self.mcp, self.config_file)
         except ConversationError as exc:
             logger.critical("cannot open the conversation store: %s", exc)
             return 1
