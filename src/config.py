@@ -38,6 +38,11 @@ class TelegramConfig(_Strict):
     poll_timeout_s: int = Field(30, ge=0, le=50)
     max_concurrent_turns: int = Field(32, ge=1, le=1000)
     typing_interval_s: float = Field(4.0, gt=0)
+    streaming: bool = True
+    use_drafts: bool = True
+    stream_edit_interval: float = Field(1.0, ge=0.2)
+    group_edit_interval: float = Field(4.0, ge=1.0)
+    group_mode: Literal["mention", "all", "off"] = "mention"
 
 
 class LLMConfig(_Strict):

@@ -39,10 +39,7 @@ class ConversationManager:
         """Persist messages (one append), then keep them in the loaded tail."""
         recent = await self.recent()
         await self.store.append_messages(self.conversation_id, list(messages))
-        recent.extend(messages)
-        overflow = len(recent) - self.max_history_messages
-        if overflow > 0:
-            del recent[:overflow]
+        recent.extend(messages)  # a turn's additions are bounded by max_tool_rounds
 
     async def window(self, system_prompt: str | None = None) -> list[dict[str, object]]:
         """The API messages for the next model request: system prompt plus a valid window."""

@@ -53,7 +53,11 @@ def select_window(
     oldest end, so a tool call is never separated from its result. The newest turn is kept
     even when it alone is over the token budget.
     """
-    tail = drop_broken_tool_exchanges(messages[-max_messages:])
+    start = max(0, len(messages) - max_messages)
+    if not any(m.role == "user" for m in messages[start:]):
+        # One turn longer than max_messages (many tool rounds): keep its question.
+        start = next((i for i in range(start - 1, -1, -1) if messages[i].role == "user"), start)
+    tail = drop_broken_tool_exchanges(messages[start:])
     starts = [i for i, m in enumerate(tail) if m.role == "user"]
     if not starts:
         return []

@@ -12,7 +12,6 @@ from src.channels.telegram import texts
 from tests.harness import OWNER, BotRunner
 from tests.peers.openai_server import Reply
 from tests.peers.serve import wait_until
-from tests.peers.telegram_server import utf16_len
 
 STRANGER = 777
 
@@ -149,20 +148,6 @@ async def test_bad_tool_arguments_go_back_to_the_model(bots: BotRunner) -> None:
     await bots.telegram.wait_for_messages(OWNER, 1)
     result = bots.model.chat_requests()[1]["messages"][-1]
     assert result["role"] == "tool" and result["content"].startswith("Error: invalid arguments")
-
-
-async def test_long_reply_is_split_by_utf16_units(bots: BotRunner) -> None:
-    await bots.start()
-    paragraph = "Emoji count double 😀😀😀. " * 40 + "\n"
-    long_text = paragraph * 12  # about 12,000 UTF-16 units
-    bots.model.enqueue(Reply(text=long_text))
-    bots.telegram.push_message(OWNER, "write a lot")
-    await wait_until(lambda: bots.model.request_count == 1)
-    await wait_until(lambda: len(bots.telegram.sent_messages(OWNER)) >= 3)
-    await asyncio.sleep(0.3)
-    parts = [m["text"] for m in bots.telegram.sent_messages(OWNER)]
-    assert all(utf16_len(p) <= 4096 for p in parts)
-    assert "".join(parts).replace("\n", "") == long_text.strip().replace("\n", "")
 
 
 async def test_redelivered_update_is_not_answered_twice(bots: BotRunner) -> None:

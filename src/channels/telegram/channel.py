@@ -10,15 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from src.agents.coordinator import Coordinator
-from src.agents.types import NullSink, Request
+from src.agents.types import Request
 from src.channels.inbox import Inbox, InboxItem
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers, texts
-from src.channels.telegram.delivery import Delivery
+from src.channels.telegram.formatting import plain_parts
 from src.channels.telegram.poller import Poller
+from src.channels.telegram.ratelimit import MessageRateLimiter
+from src.channels.telegram.sender import Sender, Target
+from src.channels.telegram.stream import Mode, ReplyStream
 from src.config import Config
 from src.errors import ChannelError, ConversationError, LLMError, LLMTimeoutError
 
@@ -45,7 +48,7 @@ def build_application(config: Config) -> Application:
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .updater(None)
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(MessageRateLimiter(max_retries=5))
         .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)
         .build()
     )
@@ -62,13 +65,14 @@ class TelegramChannel:
         self.coordinator = coordinator
         self.application = application
         self.inbox = Inbox(coordinator.store)
-        self.delivery = Delivery(application.bot, config.telegram.typing_interval_s)
+        self.sender = Sender(application.bot)
         self.lanes: ChatLanes[InboxItem | Notice] = ChatLanes(
             self._handle, config.telegram.max_concurrent_turns
         )
         self.poller = Poller(application.bot, self._process_batch, config.telegram.poll_timeout_s)
         self._allowed = set(config.telegram.allowed_user_ids) | set(config.telegram.admin_user_ids)
         self._refused_at: dict[int, float] = {}
+        self.group_mode = config.telegram.group_mode
         handlers.register(application, self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -154,15 +158,40 @@ class TelegramChannel:
 
     async def _handle(self, conversation_id: str, item: InboxItem | Notice) -> None:
         if isinstance(item, Notice):
-            await self._say(conversation_id, item.chat_id, item.thread_id, item.text)
+            await self._say(conversation_id, Target(item.chat_id, item.thread_id), item.text)
             return
-        assert item.chat_id is not None
         if item.kind == "reset":
             text = await self._reset(conversation_id, item)
+            await self._say(conversation_id, self._target(item), text)
         else:
-            text = await self._turn(conversation_id, item)
-        await self._say(conversation_id, item.chat_id, item.thread_id, text, item)
+            await self._turn(conversation_id, item)
         await self.inbox.done(conversation_id, item.update_id)
+
+    def _target(self, item: InboxItem) -> Target:
+        assert item.chat_id is not None
+        private = item.extra.get("chat_type", "private") == "private"
+        return Target(
+            chat_id=item.chat_id,
+            thread_id=item.thread_id,
+            reply_to=None if private else item.message_id,
+            private=private,
+        )
+
+    def _stream(self, target: Target, draft_id: int) -> ReplyStream:
+        settings = self.config.telegram
+        mode: Mode = "off"
+        if settings.streaming:
+            drafts = settings.use_drafts and target.private and self.sender.drafts_supported
+            mode = "draft" if drafts else "edit"
+        interval = settings.stream_edit_interval if target.private else settings.group_edit_interval
+        return ReplyStream(
+            self.sender,
+            target,
+            mode=mode,
+            interval_s=interval,
+            typing_interval_s=settings.typing_interval_s,
+            draft_id=draft_id,
+        )
 
     async def _reset(self, conversation_id: str, item: InboxItem) -> str:
         try:
@@ -175,17 +204,23 @@ class TelegramChannel:
         logger.info("conversation %s: reset by the user", conversation_id)
         return texts.RESET_DONE
 
-    async def _turn(self, conversation_id: str, item: InboxItem) -> str:
-        assert item.chat_id is not None
+    async def _turn(self, conversation_id: str, item: InboxItem) -> None:
         request = Request(
             conversation_id=conversation_id,
             text=item.text,
             user_id=item.user_id,
             update_id=item.update_id,
         )
+        async with self._stream(self._target(item), draft_id=item.update_id) as stream:
+            text = await self._answer(conversation_id, request, stream)
+            try:
+                await stream.finish(text)
+            except ChannelError as exc:
+                logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+
+    async def _answer(self, conversation_id: str, request: Request, stream: ReplyStream) -> str:
         try:
-            async with self.delivery.typing(item.chat_id, item.thread_id):
-                response = await self.coordinator.process_request(request, NullSink())
+            response = await self.coordinator.process_request(request, stream)
             return response.text
         except LLMTimeoutError:
             logger.warning("conversation %s: model timed out", conversation_id)
@@ -200,17 +235,10 @@ class TelegramChannel:
             logger.exception("conversation %s: turn failed", conversation_id)
             return texts.FAILED
 
-    async def _say(
-        self,
-        conversation_id: str,
-        chat_id: int,
-        thread: int | None,
-        text: str,
-        item: InboxItem | None = None,
-    ) -> None:
-        group = item is not None and item.extra.get("chat_type") not in (None, "private")
-        reply_to = item.message_id if item is not None and group else None
+    async def _say(self, conversation_id: str, target: Target, text: str) -> None:
+        """A plain-text notice from the bot itself (help, refusals, command answers)."""
         try:
-            await self.delivery.send_text(chat_id, text, thread, reply_to)
+            for index, part in enumerate(plain_parts(text)):
+                await self.sender.send(target, part, first=index == 0)
         except ChannelError as exc:
             logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from src.channels.inbox import InboxItem
 from src.channels.telegram import texts
+from src.channels.telegram.groups import addressed_text, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ class _Handlers:
     def _admit(self, update: Update) -> bool:
         """True for allowed users; others get one short refusal and cost nothing."""
         message, user = update.effective_message, update.effective_user
-        if message is None or user is None:
+        if message is None or user is None or user.is_bot:
+            return False
+        if message.chat.type != "private" and self.channel.group_mode == "off":
             return False
         if self.channel.is_allowed(user.id):
             return True
@@ -68,7 +71,10 @@ class _Handlers:
         if self._admit(update):
             self._notice(update, texts.UNKNOWN_COMMAND)
 
-    async def other(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._silent(message, context):
+            return
         if self._admit(update):
             self._notice(update, texts.UNSUPPORTED)
 
@@ -76,10 +82,25 @@ class _Handlers:
         if self._admit(update):
             await self._accept(update, "reset", "")
 
-    async def text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None and message.text and self._admit(update):
-            await self._accept(update, "text", message.text)
+        if message is None or not message.text:
+            return
+        bot = context.bot
+        text = addressed_text(message, bot.username, bot.id, self.channel.group_mode)
+        if text is None or not self._admit(update):
+            return  # a group message not meant for the bot: no reply, no model call
+        if not text:
+            self._notice(update, texts.HELP)
+            return
+        await self._accept(update, "text", with_reply_context(message, text))
+
+    def _silent(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Non-text group messages get an answer only where text would."""
+        if message.chat.type == "private":
+            return False
+        mode = self.channel.group_mode
+        return mode == "off" or (mode == "mention" and not _replies_to(message, context.bot.id))
 
     async def edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -108,3 +129,8 @@ class _Handlers:
             extra={"chat_type": message.chat.type},
         )
         await self.channel.accept(conversation_id(message), item)
+
+
+def _replies_to(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id

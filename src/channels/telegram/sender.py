@@ -1,0 +1,169 @@
+"""Low-level Telegram output: send, edit, draft, typing; formatting fallback and retries.
+
+The AIORateLimiter in front of the bot waits out 429s (RetryAfter) and keeps the global and
+per-group limits; this module adds what it does not do: resending a part as plain text when
+Telegram rejects its entities, treating "message is not modified" as done, waiting again
+when a final message still meets RetryAfter, and detecting servers without drafts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import (
+    BadRequest,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from src.channels.telegram.formatting import Part
+from src.errors import ChannelError
+
+logger = logging.getLogger(__name__)
+
+_FINAL_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Target:
+    chat_id: int
+    thread_id: int | None = None
+    reply_to: int | None = None  # message id to reply to (groups)
+    private: bool = True
+
+
+class Sender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.drafts_supported = True
+
+    async def send(self, target: Target, part: Part, first: bool = False) -> int:
+        """Send one message, exactly once; returns its message id. Raises ChannelError."""
+        reply = None
+        if first and target.reply_to is not None:
+            reply = ReplyParameters(message_id=target.reply_to, allow_sending_without_reply=True)
+        for attempt in range(1, _FINAL_ATTEMPTS + 1):
+            try:
+                message = await self.bot.send_message(
+                    target.chat_id,
+                    part.text,
+                    entities=part.entities or None,
+                    message_thread_id=target.thread_id,
+                    reply_parameters=reply,
+                )
+                return message.message_id
+            except BadRequest as exc:
+                if part.entities and _entity_error(exc):
+                    logger.warning("chat %s: entities rejected (%s); plain text", target.chat_id,
+                                   exc.message)
+                    part = part.plain()
+                    continue
+                raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc) + 0.1)
+            except TimedOut as exc:
+                # It may have arrived: sending again could show the user a duplicate.
+                raise ChannelError(f"sendMessage timed out in chat {target.chat_id}") from exc
+            except Forbidden as exc:
+                raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
+            except NetworkError as exc:
+                if attempt == _FINAL_ATTEMPTS:
+                    raise ChannelError(f"cannot reach Telegram: {exc.message}") from exc
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise ChannelError(f"sendMessage kept failing in chat {target.chat_id}")
+
+    async def edit(self, target: Target, message_id: int, part: Part, final: bool) -> bool:
+        """Edit a message to show `part`. An intermediate edit that fails is skipped (False);
+        a final edit retries like `send`."""
+        attempts = _FINAL_ATTEMPTS if final else 1
+        for _ in range(attempts):
+            try:
+                await self.bot.edit_message_text(
+                    part.text, target.chat_id, message_id, entities=part.entities or None
+                )
+                return True
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return True
+                if part.entities and _entity_error(exc):
+                    part = part.plain()
+                    continue
+                logger.warning("chat %s: edit refused: %s", target.chat_id, exc.message)
+                return False
+            except RetryAfter as exc:
+                if not final:
+                    return False
+                await asyncio.sleep(_seconds(exc) + 0.1)
+            except TelegramError as exc:
+                logger.warning("chat %s: edit failed: %s", target.chat_id, exc)
+                if not final:
+                    return False
+                await asyncio.sleep(1.0)
+        return False
+
+    async def delete(self, target: Target, message_id: int) -> None:
+        try:
+            await self.bot.delete_message(target.chat_id, message_id)
+        except TelegramError as exc:
+            logger.warning("chat %s: delete failed: %s", target.chat_id, exc)
+
+    async def draft(self, target: Target, draft_id: int, part: Part) -> bool:
+        """Show a draft; False if drafts cannot be used (then the caller edits instead)."""
+        if not self.drafts_supported:
+            return False
+        try:
+            await self.bot.send_message_draft(
+                target.chat_id, draft_id, part.text, message_thread_id=target.thread_id,
+                entities=part.entities or None,
+            )
+            return True
+        except (InvalidToken, EndPointNotFound) as exc:
+            await self._check_drafts_unsupported(exc)
+            return False
+        except BadRequest as exc:
+            if part.entities and _entity_error(exc):
+                return await self.draft(target, draft_id, part.plain())
+            logger.warning("chat %s: draft refused: %s", target.chat_id, exc.message)
+            return True  # a refused intermediate draft is skipped, the stream goes on
+        except TelegramError as exc:
+            logger.info("chat %s: draft failed: %s", target.chat_id, exc)
+            return True
+
+    async def _check_drafts_unsupported(self, error: TelegramError) -> None:
+        """Telegram answers an unknown method like a bad token (404 -> InvalidToken): ask
+        getMe. If the token works, this server has no drafts: stop using them."""
+        try:
+            await self.bot.get_me()
+        except InvalidToken as exc:
+            raise ChannelError("Telegram rejected the bot token") from exc
+        except TelegramError:
+            return  # cannot tell now; try again next time
+        logger.warning("this Bot API server has no sendMessageDraft (%s); using edits", error)
+        self.drafts_supported = False
+
+    async def typing(self, target: Target) -> None:
+        try:
+            await self.bot.send_chat_action(
+                target.chat_id, ChatAction.TYPING, message_thread_id=target.thread_id
+            )
+        except TelegramError as exc:
+            logger.debug("chat %s: typing indicator failed: %s", target.chat_id, exc)
+
+
+def _entity_error(exc: BadRequest) -> bool:
+    message = exc.message.lower()
+    return "entit" in message or "parse" in message
+
+
+def _seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

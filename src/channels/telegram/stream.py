@@ -1,0 +1,178 @@
+"""ReplyStream: shows one turn's answer while the model writes it, then the final text once.
+
+Modes: "draft" (private chats: sendMessageDraft, then one sendMessage per part), "edit" (groups
+and servers without drafts: the first chunk is sent, then edited at most once per interval),
+"off" (streaming disabled: one final send). Text longer than one message streams into the next
+message. At the end the shown messages are reconciled with the final, fully rendered text:
+each part is sent exactly once, and no edit repeats what is already shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from src.channels.telegram.formatting import Part, render
+from src.channels.telegram.sender import Sender, Target
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["draft", "edit", "off"]
+
+
+@dataclass
+class _Shown:
+    message_id: int
+    part: Part
+
+
+class ReplyStream:
+    def __init__(
+        self,
+        sender: Sender,
+        target: Target,
+        *,
+        mode: Mode,
+        interval_s: float,
+        typing_interval_s: float = 4.0,
+        draft_id: int = 1,
+    ) -> None:
+        self.sender = sender
+        self.target = target
+        self.mode: Mode = mode
+        self.interval_s = interval_s
+        self.typing_interval_s = typing_interval_s
+        self.draft_id = draft_id
+        self._buffer = ""
+        self._shown_source = ""
+        self._messages: list[_Shown] = []
+        self._draft: Part | None = None
+        self._last_flush = float("-inf")
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flushing = False
+        self._closed = False
+        self._lock = asyncio.Lock()
+        self._typing_wanted = asyncio.Event()
+        self._typing_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ReplyStream:
+        self._typing_wanted.set()
+        self._typing_task = asyncio.create_task(self._keep_typing())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._closed = True
+        for task in (self._flush_task, self._typing_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # -- ReplySink ---------------------------------------------------------------------
+
+    async def on_delta(self, text: str) -> None:
+        if self.mode == "off" or self._closed:
+            return
+        self._buffer += text
+        self._schedule()
+
+    async def on_tool_call(self, name: str) -> None:
+        # Text written before a tool call is a preamble; the next round's answer replaces it.
+        self._buffer = ""
+        self._typing_wanted.set()
+
+    # -- the end -----------------------------------------------------------------------
+
+    async def finish(self, text: str) -> int:
+        """Show the final text, each part exactly once. Returns the number of messages."""
+        self._closed = True
+        task = self._flush_task
+        if task is not None and not task.done():
+            if self._flushing:
+                await asyncio.gather(task, return_exceptions=True)
+            else:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._typing_wanted.clear()
+        async with self._lock:
+            parts = render(text)
+            for index, part in enumerate(parts):
+                if index < len(self._messages):
+                    shown = self._messages[index]
+                    if shown.part != part:
+                        await self.sender.edit(self.target, shown.message_id, part, final=True)
+                        shown.part = part
+                else:
+                    message_id = await self.sender.send(self.target, part, first=index == 0)
+                    self._messages.append(_Shown(message_id, part))
+            for extra in self._messages[len(parts) :]:
+                await self.sender.delete(self.target, extra.message_id)
+            del self._messages[len(parts) :]
+            return len(parts)
+
+    # -- streaming ---------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._flush_task is not None and not self._flush_task.done():
+            return
+        delay = max(0.0, self._last_flush + self.interval_s - time.monotonic())
+        self._flush_task = asyncio.create_task(self._flush_after(delay))
+
+    async def _flush_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with self._lock:
+            if self._closed:
+                return
+            self._flushing = True
+            self._last_flush = time.monotonic()
+            source = self._buffer
+            try:
+                await self._show(source)
+            except Exception:
+                logger.warning("chat %s: stream update failed", self.target.chat_id,
+                               exc_info=True)
+            finally:
+                self._flushing = False
+            self._shown_source = source
+        if not self._closed and self._buffer != self._shown_source:
+            self._flush_task = None
+            self._schedule()
+
+    async def _show(self, markdown: str) -> None:
+        parts = render(markdown)
+        if not parts:
+            return
+        if self.mode == "draft":
+            # Parts before the last are complete: they become real messages now.
+            for index in range(len(self._messages), len(parts) - 1):
+                message_id = await self.sender.send(self.target, parts[index], first=index == 0)
+                self._messages.append(_Shown(message_id, parts[index]))
+            if parts[-1] == self._draft:
+                return
+            if await self.sender.draft(self.target, self.draft_id, parts[-1]):
+                self._draft = parts[-1]
+                self._typing_wanted.clear()
+                return
+            logger.info("chat %s: streaming with edits instead of drafts", self.target.chat_id)
+            self.mode = "edit"
+        for index, part in enumerate(parts):
+            if index < len(self._messages):
+                shown = self._messages[index]
+                if shown.part != part and await self.sender.edit(
+                    self.target, shown.message_id, part, final=False
+                ):
+                    shown.part = part
+            else:
+                message_id = await self.sender.send(self.target, part, first=index == 0)
+                self._messages.append(_Shown(message_id, part))
+        self._typing_wanted.clear()
+
+    async def _keep_typing(self) -> None:
+        while True:
+            await self._typing_wanted.wait()
+            await self.sender.typing(self.target)
+            await asyncio.sleep(self.typing_interval_s)
