@@ -178,7 +178,7 @@ async def test_telegram_429_is_waited_out(bots: BotRunner) -> None:
 
 async def test_forum_topics_are_separate_conversations(bots: BotRunner) -> None:
     group = -100555
-    await bots.start()
+    await bots.start(telegram={"group_mode": "all"})
     bots.telegram.push_message(group, "topic one", user_id=OWNER, thread_id=11)
     bots.telegram.push_message(group, "topic two", user_id=OWNER, thread_id=12)
     await bots.telegram.wait_for_messages(group, 2)
