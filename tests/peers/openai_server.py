@@ -368,6 +368,7 @@ class FakeOpenAI:
         self.chunk_chars = chunk_chars
         self.strict_keys = strict_keys
         self._lock = threading.Lock()
+        self._first_token_times: list[float] = []  # monotonic time of each stream's first token
         self._queue: deque[Reply] = deque()
         self._handler: Callable[[dict[str, Any]], Reply] | None = None
         self._ids = itertools.count(1)
@@ -471,9 +472,16 @@ class FakeOpenAI:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def first_token_times(self) -> list[float]:
+        """When each streamed reply's first content token was written (time.monotonic)."""
+        with self._lock:
+            return list(self._first_token_times)
+
     def reset_stats(self) -> None:
         """Forget recorded requests and counters (not the queue, handler or in-flight count)."""
         with self._lock:
+            self._first_token_times.clear()
             self._requests.clear()
             self._invalid.clear()
             self._auth_headers.clear()
@@ -705,6 +713,7 @@ class FakeOpenAI:
         try:
             await response.prepare(request)
             first = True
+            token_seen = False
             for chunk in self._chunks(body, reply):
                 if (
                     not first
@@ -713,6 +722,10 @@ class FakeOpenAI:
                 ):
                     return response
                 first = False
+                if not token_seen and any(c["delta"].get("content") for c in chunk["choices"]):
+                    token_seen = True
+                    with self._lock:
+                        self._first_token_times.append(time.monotonic())
                 await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()

@@ -43,8 +43,66 @@ def render(markdown: str, limit: int = MAX_UTF16) -> list[Part]:
         return plain_parts(markdown, limit)
     return [
         Part(chunk, tuple(_to_ptb(e) for e in chunk_entities))
-        for chunk, chunk_entities in telegramify_markdown.split_entities(text, entities, limit)
+        for chunk, chunk_entities in split(text, entities, limit)
     ]
+
+
+def split(
+    text: str, entities: list[telegramify_markdown.MessageEntity], limit: int = MAX_UTF16
+) -> list[tuple[str, list[telegramify_markdown.MessageEntity]]]:
+    """Chunks of at most `limit` UTF-16 units. A chunk ends at a paragraph break outside code
+    when one falls in its second half; otherwise the library cuts at the last line break
+    (clipping entities into both chunks)."""
+    chunks = []
+    start = 0
+    while start < len(text):
+        rest = text[start:]
+        rest_entities = _shift(entities, utf16_len(text[:start]), utf16_len(rest))
+        end = _paragraph_end(rest, rest_entities, limit)
+        if end is None:
+            pieces = telegramify_markdown.split_entities(rest, rest_entities, limit)
+            if len(pieces) <= 1:
+                chunks.extend(pieces)
+                break
+            end = len(pieces[0][0])
+            chunks.append(pieces[0])
+        else:
+            chunk_entities = _shift(rest_entities, 0, utf16_len(rest[:end]))
+            chunks.append((rest[:end], chunk_entities))
+        start += end
+    return [(chunk, ents) for chunk, ents in chunks if chunk.strip()]
+
+
+def _paragraph_end(
+    text: str, entities: list[telegramify_markdown.MessageEntity], limit: int
+) -> int | None:
+    if utf16_len(text) <= limit:
+        return None
+    code = [(e.offset, e.offset + e.length) for e in entities if e.type in ("pre", "code")]
+    best = None
+    position = text.find("\n\n")
+    while position != -1:
+        end = position + 2
+        units = utf16_len(text[:end])
+        if units > limit:
+            break
+        if units >= limit // 2 and not any(a < units < b for a, b in code):
+            best = end
+        position = text.find("\n\n", end)
+    return best
+
+
+def _shift(
+    entities: list[telegramify_markdown.MessageEntity], start: int, length: int
+) -> list[telegramify_markdown.MessageEntity]:
+    """Entities clipped to [start, start + length) and made relative to `start`."""
+    result = []
+    for entity in entities:
+        begin = max(entity.offset, start)
+        end = min(entity.offset + entity.length, start + length)
+        if end > begin:
+            result.append(entity.copy_with(offset=begin - start, length=end - begin))
+    return result
 
 
 def plain_parts(text: str, limit: int = MAX_UTF16) -> list[Part]:
