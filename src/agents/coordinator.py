@@ -10,6 +10,7 @@ from src.config import Config
 from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
+from src.errors import UserInputError
 from src.llm.client import ChatModel
 from src.tools.registry import ToolRegistry
 
@@ -57,6 +58,17 @@ class Coordinator:
             model=result.model,
             tool_calls=result.tool_calls,
         )
+
+    def commands(self) -> dict[str, str]:
+        """Chat commands the Coordinator answers itself (name -> menu description)."""
+        return {}
+
+    async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
+        """Answer one of `commands()`; `text` is the whole message ("/name args").
+
+        Raises UserInputError with a message for the user when the arguments are wrong.
+        """
+        raise UserInputError("I don't know that command.")
 
     async def reset(self, conversation_id: str) -> None:
         await self.conversation(conversation_id).reset()

@@ -23,7 +23,13 @@ from src.channels.telegram.ratelimit import MessageRateLimiter
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
 from src.config import Config
-from src.errors import ChannelError, ConversationError, LLMError, LLMTimeoutError
+from src.errors import (
+    ChannelError,
+    ConversationError,
+    LLMError,
+    LLMTimeoutError,
+    UserInputError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +85,8 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Announce the commands and queue every turn a previous run left unanswered."""
-        commands = [BotCommand(name, text) for name, text in handlers.COMMANDS.items()]
+        menu = {**handlers.COMMANDS, **self.coordinator.commands()}
+        commands = [BotCommand(name, text) for name, text in menu.items()]
         try:
             await self.application.bot.set_my_commands(commands)
         except Exception as exc:
@@ -163,6 +170,9 @@ class TelegramChannel:
         if item.kind == "reset":
             text = await self._reset(conversation_id, item)
             await self._say(conversation_id, self._target(item), text)
+        elif item.kind == "command":
+            text = await self._command(conversation_id, item)
+            await self._say(conversation_id, self._target(item), text)
         else:
             await self._turn(conversation_id, item)
         await self.inbox.done(conversation_id, item.update_id)
@@ -192,6 +202,18 @@ class TelegramChannel:
             typing_interval_s=settings.typing_interval_s,
             draft_id=draft_id,
         )
+
+    async def _command(self, conversation_id: str, item: InboxItem) -> str:
+        try:
+            return await self.coordinator.handle_command(conversation_id, item.text, item.user_id)
+        except UserInputError as exc:
+            return str(exc)
+        except ConversationError:
+            logger.exception("conversation %s: command failed", conversation_id)
+            return texts.STORE_DOWN
+        except Exception:
+            logger.exception("conversation %s: command failed", conversation_id)
+            return texts.FAILED
 
     async def _reset(self, conversation_id: str, item: InboxItem) -> str:
         try:
