@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_check(config, mcp, config_file, mcp_file, sys.stdout))
     if args.console:
-        return asyncio.run(_console(config, mcp, config_file))
+        try:
+            return asyncio.run(_console(config, mcp, config_file))
+        except ConfigError as exc:  # e.g. a tool name collision found at start-up
+            print(exc, file=sys.stderr)
+            return 2
     if not config.telegram.bot_token.get_secret_value():
         print(NO_TOKEN.format(file=config_file), file=sys.stderr)
         return 2
@@ -80,6 +84,9 @@ async def _console(config: Config, mcp: MCPFileConfig, config_file: str) -> int:
 
 
 async def _serve(config: Config, mcp: MCPFileConfig, config_file: str) -> int:
+    from src.ops.lean_imports import import_telegram_lean
+
+    import_telegram_lean()  # before anything else imports telegram (saves ~8 MB)
     from src.channels.telegram.service import TelegramService
 
     stop = asyncio.Event()

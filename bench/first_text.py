@@ -36,14 +36,22 @@ async def measure(turns: int, edits: bool) -> list[float]:
         results = []
         try:
             for turn in range(turns):
-                model.enqueue(Reply(text="streamed words " * 26, chunk_delay_s=float(os.environ.get("BENCH_CHUNK_DELAY", "0.02"))))
+                model.enqueue(
+                    Reply(
+                        text="streamed words " * 26,
+                        chunk_delay_s=float(os.environ.get("BENCH_CHUNK_DELAY", "0.02")),
+                    )
+                )
                 before = time.monotonic()
                 telegram.push_message(OWNER, f"turn {turn}")
                 await telegram.wait_for_messages(OWNER, turn + 1, timeout=30)
                 tokens = [t for t in model.first_token_times if t >= before]
                 names = {method.lower(), "sendmessage"}
-                shown = [c.time for c in telegram.calls()
-                         if c.method.lower() in names and c.time >= tokens[0]]
+                shown = [
+                    c.time
+                    for c in telegram.calls()
+                    if c.method.lower() in names and c.time >= tokens[0]
+                ]
                 results.append((min(shown) - tokens[0]) * 1000)
                 await wait_until(lambda: not telegram.pending_updates())
         finally:
@@ -59,8 +67,10 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(measure(args.turns, args.edits))
     mode = "edits (no drafts)" if args.edits else "drafts"
-    print(f"Time to first visible text ({mode}), {args.turns} turns; "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}\n")
+    print(
+        f"Time to first visible text ({mode}), {args.turns} turns; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}\n"
+    )
     print("| median (ms) | p90 (ms) | worst (ms) |")
     print("|---:|---:|---:|")
     p90 = sorted(results)[int(len(results) * 0.9) - 1]

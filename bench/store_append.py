@@ -1,11 +1,18 @@
-"""Benchmark: FileStore append and load_recent latency as the history grows.
+"""Benchmark: store append and load_recent latency as the history grows; for DynamoDB also
+the capacity a turn consumes and what 1,000 turns cost at on-demand prices.
 
-    python -m bench.store_append [--sizes 10,1000,100000] [--appends 200] [--loads 100]
-                                 [--no-fsync] [--quick]
+    python -m bench.store_append [--backend file|dynalite|moto] [--sizes 10,1000,100000]
+                                 [--appends 200] [--loads 100] [--turns 50] [--no-fsync]
+                                 [--wru-price 0.625] [--rru-price 0.125] [--quick]
 
-For each history size a fresh store in a temporary directory gets that many messages of about
-300 characters (written in one `save_conversation`), then one-message appends and
-`load_recent(id, 200)` calls are timed one by one. Prints a markdown table.
+For each history size a fresh store (a temporary directory, or a new table on a local
+DynamoDB server the benchmark starts) gets that many messages of about 300 characters, then
+one-message appends and `load_recent(id, 200)` calls are timed one by one. For DynamoDB,
+`--turns` turns then run as the bot does them: the inbox accepts the message (pending mark and
+metadata), the window is loaded, the user and the assistant messages are appended, the inbox
+is done; the capacity DynamoDB reports (ReturnConsumedCapacity=TOTAL) is summed per turn.
+Benchmark DynamoDB on dynalite: moto counts 1 unit for any item and its Query slows as the
+history grows. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -100,20 +107,29 @@ async def measure(size: int, appends: int, loads: int, fsync: bool) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> None:
+    from bench import store_dynamodb  # it imports this module
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="10,1000,100000", help="history sizes, comma-separated")
+    parser.add_argument("--backend", choices=["file", "dynalite", "moto"], default="file")
+    parser.add_argument("--sizes", default=None, help="history sizes, comma-separated")
     parser.add_argument("--appends", type=int, default=200, help="timed appends per size")
     parser.add_argument("--loads", type=int, default=100, help="timed load_recent calls per size")
     parser.add_argument("--no-fsync", action="store_true", help="do not fsync appends")
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
+    store_dynamodb.add_arguments(parser)
     args = parser.parse_args(argv)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    default_sizes = "10,1000,100000" if args.backend == "file" else "10,1000,10000"
+    sizes = [int(s.replace("_", "")) for s in (args.sizes or default_sizes).split(",") if s]
     appends, loads = args.appends, args.loads
     if args.quick:
         sizes, appends, loads = [s for s in sizes if s <= 1000] or [10], 10, 5
     if min(sizes) < 0 or appends < 1 or loads < 1:
         parser.error("sizes must be >= 0 and --appends/--loads >= 1")
     fsync = not args.no_fsync
+    if args.backend != "file":
+        turns = 5 if args.quick else args.turns
+        store_dynamodb.run(args, sizes, appends, loads, turns)
+        return
 
     print(
         f"FileStore, fsync {'on' if fsync else 'off'}, temp dir {tempfile.gettempdir()}; "

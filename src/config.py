@@ -36,7 +36,8 @@ class TelegramConfig(_Strict):
     allowed_user_ids: list[int] = Field(default_factory=list)
     admin_user_ids: list[int] = Field(default_factory=list)
     poll_timeout_s: int = Field(30, ge=0, le=50)
-    max_concurrent_turns: int = Field(32, ge=1, le=1000)
+    max_concurrent_turns: int = Field(64, ge=1, le=1000)
+    max_messages_per_second: float = Field(30, gt=0)  # Telegram's global limit for a bot
     typing_interval_s: float = Field(4.0, gt=0)
     streaming: bool = True
     use_drafts: bool = True
@@ -61,10 +62,12 @@ class FileStoreConfig(_Strict):
 
 
 class DynamoDBStoreConfig(_Strict):
-    table: str = "assistant-conversations"
+    table: str = Field("assistant-conversations", pattern=r"^[A-Za-z0-9_.-]{3,255}$")
     region: str = "us-east-1"
     create_table: bool = False
     ttl_days: int = Field(0, ge=0)
+    max_attempts: int = Field(5, ge=1, le=20)  # botocore's adaptive retries, first try included
+    timeout_s: float = Field(10, gt=0)  # connect and read timeout of one request
 
 
 class StoreConfig(_Strict):
@@ -73,9 +76,21 @@ class StoreConfig(_Strict):
     dynamodb: DynamoDBStoreConfig = DynamoDBStoreConfig()
 
 
+class CompactionConfig(_Strict):
+    """How history that no longer fits is summarised (src/conversation/compaction.py)."""
+
+    enabled: bool = True  # false: the oldest turns are dropped instead of summarised
+    model: str | None = None  # the summariser (a cheaper model is fine); default llm.model
+    keep_fraction: float = Field(0.5, gt=0.05, lt=1)  # share of the budget kept verbatim
+    summary_tokens: int = Field(600, ge=50, le=8000)  # a summary's target length
+    timeout_s: float = Field(30, gt=0)  # one summary; slower counts as a failure
+    retry_after_s: float = Field(60, ge=0)  # after a failure, drop old turns this long
+
+
 class ConversationConfig(_Strict):
     max_context_tokens: int = Field(12000, ge=500)
     max_history_messages: int = Field(200, ge=2)
+    compaction: CompactionConfig = CompactionConfig()
 
 
 class HealthConfig(_Strict):
@@ -85,9 +100,20 @@ class HealthConfig(_Strict):
 
 
 class VoiceConfig(_Strict):
+    enabled: bool = True
     model: str = "whisper-1"
-    base_url: str | None = None
-    api_key: SecretStr | None = None
+    base_url: str | None = None  # default: llm.base_url
+    api_key: SecretStr | None = None  # default: llm.api_key
+    language: str | None = None  # ISO-639-1 hint for transcription, e.g. "en"
+    upload_format: Literal["auto", "original", "wav"] = "auto"
+    max_duration_s: int = Field(600, ge=1)
+    max_file_mb: float = Field(20, gt=0, le=2000)
+    echo_transcript: bool = True
+    reply_with_voice: Literal["never", "auto", "always"] = "never"
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
+    max_tts_chars: int = Field(4000, ge=1)
+    timeout_s: float = Field(120, gt=0)
 
 
 class ToolsConfig(_Strict):
@@ -117,13 +143,35 @@ class AgentConfig(_Strict):
     def _valid_name(cls, value: str) -> str:
         if not _AGENT_NAME.match(value):
             raise ValueError("must be 1-40 characters of a-z, 0-9, _ or -")
+        if value == "auto":
+            raise ValueError("'auto' is reserved (/agent auto unpins)")
         return value
 
 
+class ClassifierConfig(_Strict):
+    """`routing: classify`: keyword shortcuts first, else a cheap model picks the agent."""
+
+    model: str | None = None  # default llm.model
+    timeout_s: float = Field(10, gt=0)
+    keywords: dict[str, list[str]] = Field(default_factory=dict)  # agent -> words
+
+
+class ModelPrice(_Strict):
+    """Price of one model in currency units per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class AgentsConfig(_Strict):
-    routing: Literal["single"] = "single"
+    routing: Literal["single", "delegate", "classify"] = "single"
     default: str = "assistant"
     max_tool_rounds: int = Field(8, ge=1, le=50)
+    max_delegation_depth: int = Field(1, ge=1, le=4)  # ask_<agent> calls nested at most this deep
+    delegation_timeout_s: float = Field(300, gt=0)  # one delegated sub-task, tools included
+    classifier: ClassifierConfig = ClassifierConfig()
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # model -> price for /usage
+    currency: str = Field("$", max_length=8)
     list: tuple[AgentConfig, ...] = (AgentConfig(name="assistant"),)
 
     @_model_validator(mode="after")
@@ -133,6 +181,9 @@ class AgentsConfig(_Strict):
             raise ValueError("agent names must be unique")
         if self.default not in names:
             raise ValueError(f"default agent {self.default!r} is not in agents.list")
+        for name in self.classifier.keywords:
+            if name not in names:
+                raise ValueError(f"classifier.keywords names an unknown agent {name!r}")
         return self
 
     def get(self, name: str) -> AgentConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from src.agents.coordinator import Coordinator
 from src.config import Config
@@ -12,6 +13,9 @@ from src.llm.client import LLMClient
 from src.mcp.config import MCPFileConfig
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from src.mcp.manager import MCPManager
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +27,23 @@ class Runtime:
     llm: LLMClient
     tools: ToolRegistry
     coordinator: Coordinator
+    mcp: MCPManager | None = None
 
     async def close(self) -> None:
         try:
-            await self.llm.aclose()
+            if self.mcp is not None:
+                await self.mcp.close()
         finally:
-            await self.store.close()
+            try:
+                await self.llm.aclose()
+            finally:
+                await self.store.close()
+
+    def tools_report(self) -> str:
+        """Each tool server's state and tool names (`/tools`)."""
+        if self.mcp is None:
+            return "No tool servers are configured (mcp.yml)."
+        return self.mcp.report()
 
 
 def build_tools(config: Config) -> ToolRegistry:
@@ -40,10 +55,23 @@ def build_tools(config: Config) -> ToolRegistry:
 async def open_runtime(
     config: Config, mcp: MCPFileConfig | None = None, config_file: str = "config.yml"
 ) -> Runtime:
-    """Create and open everything a turn needs. Raises ConversationError if the store fails."""
+    """Create and open everything a turn needs. Raises ConversationError if the store fails,
+    ConfigError for a tool name collision among the tool servers found at start-up."""
     store = create_store(config.store, config_file)
     await store.open()
     llm = LLMClient(config.llm)
     tools = build_tools(config)
     coordinator = Coordinator(config, store, llm, tools)
-    return Runtime(config, store, llm, tools, coordinator)
+    runtime = Runtime(config, store, llm, tools, coordinator)
+    if mcp is not None and (mcp.enabled_servers() or mcp.tools):
+        # Imported only now: the mcp SDK takes a while to load. A server that is down delays
+        # start-up at most mcp.yml `startup_wait`; it keeps being retried in the background.
+        from src.mcp.manager import MCPManager
+
+        runtime.mcp = MCPManager(mcp, tools)
+        try:
+            await runtime.mcp.start()
+        except BaseException:
+            await runtime.close()
+            raise
+    return runtime

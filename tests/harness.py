@@ -17,6 +17,7 @@ import yaml
 from src.config import Config, load_config
 from src.conversation.message import Message
 from src.conversation.store.file_store import FileStore
+from src.mcp.config import MCPFileConfig, load_mcp_config
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.serve import wait_until, wait_until_sync
 from tests.peers.telegram_server import FakeTelegram
@@ -85,14 +86,25 @@ class BotRunner:
     def config(self, **overrides: Any) -> Config:
         return load_config(self.write_config(**overrides), env=self.env)
 
-    async def start(self, **overrides: Any) -> InProcessBot:
-        bot = InProcessBot(self.config(**overrides))
+    def write_mcp(self, mcp: dict[str, Any] | None) -> Path | None:
+        """mcp.yml next to config.yml (None: no MCP file, so no tool servers)."""
+        if mcp is None:
+            return None
+        path = self.tmp_path / "mcp.yml"
+        path.write_text(yaml.safe_dump(mcp), encoding="utf-8")
+        return path
+
+    async def start(self, mcp: dict[str, Any] | None = None, **overrides: Any) -> InProcessBot:
+        mcp_path = self.write_mcp(mcp)
+        mcp_config = load_mcp_config(mcp_path, env=self.env) if mcp_path else None
+        bot = InProcessBot(self.config(**overrides), mcp_config)
         self._running.append(bot)
         await bot.start(self.telegram)
         return bot
 
-    def spawn(self, **overrides: Any) -> BotProcess:
-        process = BotProcess(self.write_config(**overrides), self.env, self.tmp_path)
+    def spawn(self, mcp: dict[str, Any] | None = None, **overrides: Any) -> BotProcess:
+        config_path = self.write_config(**overrides)
+        process = BotProcess(config_path, self.env, self.tmp_path, self.write_mcp(mcp))
         self._processes.append(process)
         return process
 
@@ -112,11 +124,11 @@ class BotRunner:
 class InProcessBot:
     """The real TelegramService running as a task in the test's event loop."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, mcp: MCPFileConfig | None = None) -> None:
         from src.channels.telegram.service import TelegramService
 
         self.config = config
-        self.service = TelegramService(config)
+        self.service = TelegramService(config, mcp)
         self.stop_event = asyncio.Event()
         self.task: asyncio.Task[int] | None = None
 
@@ -143,12 +155,21 @@ class InProcessBot:
 class BotProcess:
     """`python telegram_bot.py --config ...` as a child process, its output in a log file."""
 
-    def __init__(self, config_path: Path, env: dict[str, str], tmp_path: Path) -> None:
+    def __init__(
+        self, config_path: Path, env: dict[str, str], tmp_path: Path, mcp_path: Path | None = None
+    ) -> None:
         self.log_path = tmp_path / f"bot-{id(self)}.log"
         self._log = self.log_path.open("wb")
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        mcp_args = ["--mcp-config", str(mcp_path)] if mcp_path else []
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "telegram_bot.py"), "--config", str(config_path)],
+            [
+                sys.executable,
+                str(ROOT / "telegram_bot.py"),
+                "--config",
+                str(config_path),
+                *mcp_args,
+            ],
             cwd=tmp_path,
             env=full_env,
             stdout=self._log,

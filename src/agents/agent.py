@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from src.agents.types import ReplySink
+from src.agents.types import Conversation, ReplySink, Toolbox
 from src.config import AgentConfig
-from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.llm.client import ChatModel, LLMResponse, Usage
+from src.ops import metrics
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -37,20 +37,30 @@ class Agent:
         self.max_tool_rounds = max_tool_rounds
 
     async def run(
-        self, conversation: ConversationManager, sink: ReplySink, reply_to: int | None = None
+        self,
+        conversation: Conversation,
+        sink: ReplySink,
+        reply_to: int | None = None,
+        *,
+        toolbox: Toolbox | None = None,
+        notes: dict[str, Any] | None = None,
     ) -> AgentResult:
         """Run the loop on the conversation as it stands; every step is stored as it happens.
 
         The last round offers no tool calls (tool_choice "none"), so a turn always ends with
-        an answer. `reply_to` is recorded on the final message (the request it answers).
+        an answer. `reply_to` is recorded on the final message (the request it answers), and
+        so is `notes` (how the agent was chosen, what it delegated), as it is by then.
+        `toolbox` replaces the agent's own tools (delegation adds ask_<agent> tools).
         """
-        schemas = self.tools.schemas(self.config.tools) or None
+        box = toolbox or Toolbox(self.tools, tuple(self.config.tools))
+        schemas = box.registry.schemas(box.patterns) or None
         usage = Usage()
         calls = 0
         for round_number in range(self.max_tool_rounds + 1):
             final_round = round_number == self.max_tool_rounds
+            window = await conversation.request_window(self.config.system_prompt, schemas)
             response = await self.llm.chat(
-                await conversation.window(self.config.system_prompt),
+                window.messages,
                 schemas,
                 model=self.config.model,
                 temperature=self.config.temperature,
@@ -58,16 +68,31 @@ class Agent:
                 on_delta=sink.on_delta,
             )
             usage = usage + (response.usage or Usage())
+            if response.usage is not None:
+                metrics.record_tokens(
+                    response.model or self.config.model or "",
+                    response.usage.prompt_tokens,
+                    response.usage.completion_tokens,
+                )
+            await conversation.record_usage(
+                response.model or self.config.model or "", response.usage, window
+            )
             tool_calls = [] if final_round else response.tool_calls
             done = not tool_calls
             await conversation.add(
-                _assistant_message(response, tool_calls, self.name, reply_to if done else None)
+                _assistant_message(
+                    response,
+                    tool_calls,
+                    self.name,
+                    reply_to if done else None,
+                    notes if done else None,
+                )
             )
             if done:
                 return AgentResult(response.text, usage, response.model, calls)
             for call in tool_calls:
                 await sink.on_tool_call(call.name)
-                result = await self.tools.execute(call.name, call.arguments, self.config.tools)
+                result = await box.registry.execute(call.name, call.arguments, box.patterns)
                 calls += 1
                 await conversation.add(
                     Message(
@@ -81,9 +106,13 @@ class Agent:
 
 
 def _assistant_message(
-    response: LLMResponse, tool_calls: list[Any], agent: str, reply_to: int | None
+    response: LLMResponse,
+    tool_calls: list[Any],
+    agent: str,
+    reply_to: int | None,
+    notes: dict[str, Any] | None,
 ) -> Message:
-    metadata: dict[str, Any] = {"agent": agent, "model": response.model}
+    metadata: dict[str, Any] = {**(notes or {}), "agent": agent, "model": response.model}
     if response.usage is not None:
         metadata["usage"] = {
             "prompt_tokens": response.usage.prompt_tokens,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from src.agents.agent import Agent
+from src.agents.commands import COMMANDS, ChatCommands
+from src.agents.delegation import Delegation
+from src.agents.routing import PINNED_KEY, Router
 from src.agents.types import NullSink, ReplySink, Request, Response
 from src.config import Config
+from src.conversation.compaction import Summariser
 from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
-from src.errors import UserInputError
 from src.llm.client import ChatModel
 from src.tools.registry import ToolRegistry
 
@@ -31,6 +35,13 @@ class Coordinator:
             for agent in config.agents.list
         }
         self.default_agent = config.agents.default
+        self.router = Router(config.agents, llm)
+        self.summariser = (
+            Summariser(llm, config.conversation.compaction)
+            if config.conversation.compaction.enabled
+            else None
+        )
+        self.chat_commands = ChatCommands(config.agents, store)
 
     def conversation(self, conversation_id: str) -> ConversationManager:
         return ConversationManager(
@@ -38,6 +49,7 @@ class Coordinator:
             self.store,
             self.config.conversation.max_history_messages,
             self.config.conversation.max_context_tokens,
+            self.summariser,
         )
 
     async def process_request(self, request: Request, sink: ReplySink | None = None) -> Response:
@@ -48,9 +60,27 @@ class Coordinator:
         replay = await self._resume(conversation, request)
         if replay is not None:
             return replay
-        agent = self.agents[self.default_agent]
-        logger.info("conversation %s: turn with agent %s", request.conversation_id, agent.name)
-        result = await agent.run(conversation, sink, reply_to=request.update_id)
+        pinned = (await conversation.metadata()).get(PINNED_KEY)
+        route = await self.router.route(request.text, pinned if isinstance(pinned, str) else None)
+        if route.model is not None:  # the classifier was asked
+            await conversation.record_usage(route.model, route.usage, None)
+        agent = self.agents[route.agent]
+        logger.info(
+            "conversation %s: turn with agent %s (%s)",
+            request.conversation_id,
+            agent.name,
+            route.via,
+        )
+        notes: dict[str, Any] = {"route": route.to_metadata()}
+        toolbox = None
+        if self.config.agents.routing == "delegate" and len(self.agents) > 1:
+            delegation = Delegation(
+                self.config.agents, self.agents, self.tools, conversation, sink, notes
+            )
+            toolbox = delegation.toolbox(agent)
+        result = await agent.run(
+            conversation, sink, reply_to=request.update_id, toolbox=toolbox, notes=notes
+        )
         return Response(
             text=result.text.strip() or NO_ANSWER,
             usage=result.usage,
@@ -61,14 +91,14 @@ class Coordinator:
 
     def commands(self) -> dict[str, str]:
         """Chat commands the Coordinator answers itself (name -> menu description)."""
-        return {}
+        return dict(COMMANDS)
 
     async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
         """Answer one of `commands()`; `text` is the whole message ("/name args").
 
         Raises UserInputError with a message for the user when the arguments are wrong.
         """
-        raise UserInputError("I don't know that command.")
+        return await self.chat_commands.handle(conversation_id, text)
 
     async def reset(self, conversation_id: str) -> None:
         await self.conversation(conversation_id).reset()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from src.conversation.message import Message
+from src.conversation.window import Window
 from src.llm.client import Usage
+from src.tools.registry import ToolRegistry
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,26 @@ class NullSink:
 
     async def on_tool_call(self, name: str) -> None:
         return None
+
+
+class Conversation(Protocol):
+    """What the agent loop needs of a conversation: ConversationManager (a chat's stored
+    history) or a delegated sub-task's scratch conversation."""
+
+    async def request_window(
+        self, system_prompt: str | None = None, tools: list[dict[str, Any]] | None = None
+    ) -> Window: ...
+
+    async def add(self, *messages: Message) -> None: ...
+
+    async def record_usage(
+        self, model: str, usage: Usage | None, window: Window | None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """The tools one agent run may use: a registry and the globs that allow its names."""
+
+    registry: ToolRegistry
+    patterns: Sequence[str]

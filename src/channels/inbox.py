@@ -43,6 +43,16 @@ class InboxItem:
 class Inbox:
     def __init__(self, store: ConversationStore) -> None:
         self.store = store
+        self._marked: set[str] = set()  # conversations this process knows are in the index
+
+    async def _mark(self, conversation_id: str, pending: bool) -> None:
+        if pending == (conversation_id in self._marked):
+            return
+        await self.store.set_pending(conversation_id, pending)
+        if pending:
+            self._marked.add(conversation_id)
+        else:
+            self._marked.discard(conversation_id)
 
     async def accept(self, conversation_id: str, item: InboxItem) -> bool:
         """Store the item durably. False if this update id was accepted before."""
@@ -56,7 +66,7 @@ class Inbox:
             meta[_LAST] = item.update_id
             accepted = True
 
-        await self.store.set_pending(conversation_id, True)
+        await self._mark(conversation_id, True)
         meta = await self.store.update_metadata(conversation_id, add)
         if not accepted:
             logger.info(
@@ -65,7 +75,7 @@ class Inbox:
                 item.update_id,
             )
             if not meta.get(_PENDING):
-                await self.store.set_pending(conversation_id, False)
+                await self._mark(conversation_id, False)
         return accepted
 
     async def done(self, conversation_id: str, update_id: int) -> None:
@@ -77,7 +87,7 @@ class Inbox:
 
         meta = await self.store.update_metadata(conversation_id, remove)
         if not meta.get(_PENDING):
-            await self.store.set_pending(conversation_id, False)
+            await self._mark(conversation_id, False)
 
     async def forget_history(
         self, conversation_id: str, update_id: int, forget: Callable[[], Awaitable[None]]
@@ -95,18 +105,20 @@ class Inbox:
             meta.update(keep)
 
         meta = await self.store.update_metadata(conversation_id, change)
-        await self.store.set_pending(conversation_id, bool(meta.get(_PENDING)))
+        self._marked.discard(conversation_id)  # deleting the conversation removed its mark
+        await self._mark(conversation_id, bool(meta.get(_PENDING)))
 
     async def pending(self) -> list[tuple[str, list[InboxItem]]]:
         """Every conversation with unanswered items, each with its items in arrival order;
         the conversation owed the oldest update comes first."""
         result = []
         for conversation_id in await self.store.list_pending():
+            self._marked.add(conversation_id)
             meta = await self.store.load_metadata(conversation_id)
             items = [InboxItem.from_dict(i) for i in meta.get(_PENDING, [])]
             if items:
                 result.append((conversation_id, sorted(items, key=lambda i: i.update_id)))
             else:
-                await self.store.set_pending(conversation_id, False)
+                await self._mark(conversation_id, False)
         result.sort(key=lambda entry: entry[1][0].update_id)
         return result

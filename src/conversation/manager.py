@@ -1,12 +1,32 @@
-"""ConversationManager: one conversation's history, loaded lazily, persisted on every add."""
+"""ConversationManager: one conversation's history, loaded lazily, persisted on every add.
+
+It also builds each model request's window within the token budget: when the history no
+longer fits, the oldest part is summarised into a compaction record (or, if that fails or
+is turned off, the oldest turns are left out). The full history always stays in the store.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_ratio
+from src.conversation.compaction import SUMMARY_HEADER, Summariser, compaction_record
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
-from src.conversation.window import select_window
+from src.conversation.usage import add_usage
+from src.conversation.window import (
+    Window,
+    choose_cut,
+    estimate_tokens,
+    estimate_tools,
+    is_compaction,
+    latest_summary,
+    messages_from,
+    select_window,
+)
+from src.errors import ConversationError, LLMError
+from src.llm.client import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +40,15 @@ class ConversationManager:
         store: ConversationStore,
         max_history_messages: int = 200,
         max_context_tokens: int = 12000,
+        summariser: Summariser | None = None,
     ) -> None:
         self.conversation_id = conversation_id
         self.store = store
         self.max_history_messages = max_history_messages
         self.max_context_tokens = max_context_tokens
+        self.summariser = summariser
         self._recent: list[Message] | None = None
+        self._metadata: dict[str, Any] | None = None
 
     async def recent(self) -> list[Message]:
         """The tail of the history (at most max_history_messages), loaded once."""
@@ -35,6 +58,12 @@ class ConversationManager:
             )
         return self._recent
 
+    async def metadata(self) -> dict[str, Any]:
+        """The metadata record as it was when first read in this turn (a snapshot)."""
+        if self._metadata is None:
+            self._metadata = await self.store.load_metadata(self.conversation_id)
+        return self._metadata
+
     async def add(self, *messages: Message) -> None:
         """Persist messages (one append), then keep them in the loaded tail."""
         recent = await self.recent()
@@ -43,12 +72,50 @@ class ConversationManager:
 
     async def window(self, system_prompt: str | None = None) -> list[dict[str, object]]:
         """The API messages for the next model request: system prompt plus a valid window."""
-        system = [Message(role="system", content=system_prompt)] if system_prompt else []
-        reserved = sum(len(m.content or "") // 4 + 4 for m in system)
+        return (await self.request_window(system_prompt)).messages
+
+    async def request_window(
+        self, system_prompt: str | None = None, tools: list[dict[str, Any]] | None = None
+    ) -> Window:
+        """The next model request's messages, within max_context_tokens (estimate times the
+        learnt ratio) and max_history_messages, compacting the history if it has to."""
+        recent = await self.recent()
+        ratio = stored_ratio(await self.metadata())
+        summary, start = latest_summary(recent)
+        window = self._assemble(system_prompt, tools, summary, messages_from(recent, start))
+        if self._fits(window, ratio):
+            return window
+        if self.summariser is not None and self.summariser.available:
+            if await self._compact(system_prompt, tools, summary, start, ratio):
+                summary, start = latest_summary(recent)
+                window = self._assemble(system_prompt, tools, summary, messages_from(recent, start))
+                if self._fits(window, ratio):
+                    return window
+        # Summarising is off or failed: leave out the oldest turns instead.
+        fixed = self._assemble(system_prompt, tools, summary, []).estimated_tokens
         chosen = select_window(
-            await self.recent(), self.max_history_messages, self.max_context_tokens, reserved
+            messages_from(recent, start),
+            self.max_history_messages,
+            int(self.max_context_tokens / ratio),
+            fixed,
         )
-        return [m.to_api() for m in system + chosen]
+        return self._assemble(system_prompt, tools, summary, chosen)
+
+    async def record_usage(self, model: str, usage: Usage | None, window: Window | None) -> None:
+        """Count one model request in the conversation's totals; with the `window` it was
+        sent, also learn how far the local token estimate was off."""
+
+        def change(meta: dict[str, Any]) -> None:
+            add_usage(meta, model, usage)
+            if window is not None and usage is not None:
+                ratio = updated_ratio(
+                    stored_ratio(meta), window.estimated_tokens, usage.prompt_tokens
+                )
+                meta[RATIO_KEY] = round(ratio, 4)
+
+        saved = await self.store.update_metadata(self.conversation_id, change)
+        if self._metadata is not None and RATIO_KEY in saved:
+            self._metadata[RATIO_KEY] = saved[RATIO_KEY]
 
     async def repair(self) -> int:
         """Answer tool calls left without a result (a turn cut off by a crash or shutdown).
@@ -62,7 +129,7 @@ class ConversationManager:
             if message.role == "assistant" and message.tool_calls:
                 last_call = index
                 break
-            if message.role != "tool":
+            if message.role != "tool" and not is_compaction(message):
                 break
         if last_call is None:
             return 0
@@ -82,3 +149,78 @@ class ConversationManager:
     async def reset(self) -> None:
         await self.store.delete_conversation(self.conversation_id)
         self._recent = []
+        self._metadata = {}
+
+    # -- compaction ----------------------------------------------------------------------
+
+    def _fits(self, window: Window, ratio: float) -> bool:
+        system = bool(window.messages) and window.messages[0].get("role") == "system"
+        return (
+            corrected(window.estimated_tokens, ratio) <= self.max_context_tokens
+            and len(window.messages) - system <= self.max_history_messages
+        )
+
+    async def _compact(
+        self,
+        system_prompt: str | None,
+        tools: list[dict[str, Any]] | None,
+        summary: Message | None,
+        start: int,
+        ratio: float,
+    ) -> bool:
+        """Summarise from `start` up to a cut that leaves the newest part within the keep
+        share of the budget; store the summary as a compaction record. False if nothing
+        was stored (nothing to summarise, or the summariser failed)."""
+        assert self.summariser is not None
+        recent = await self.recent()
+        budget = int(self.max_context_tokens / ratio)
+        target = self.summariser.target_tokens(budget)
+        fixed = self._assemble(system_prompt, tools, None, []).estimated_tokens + target + 8
+        keep = self.summariser.config.keep_fraction
+        cut = choose_cut(
+            recent,
+            start,
+            max(0, int((budget - fixed) * keep)),
+            max(1, int((self.max_history_messages - 1) * keep)),
+        )
+        covered = [m for m in recent[start:cut] if not is_compaction(m)]
+        if not covered:
+            return False
+        try:
+            result = await self.summariser.summarise(
+                summary.content if summary else None, covered, budget
+            )
+        except ConversationError:
+            raise
+        except Exception as exc:
+            logger.warning(
+                "conversation %s: summarising failed (%s); leaving out the oldest turns instead",
+                self.conversation_id,
+                exc,
+                exc_info=not isinstance(exc, LLMError | TimeoutError),
+            )
+            return False
+        await self.record_usage(result.model, result.usage, None)
+        await self.add(compaction_record(result, kept=len(recent) - cut, summarised=len(covered)))
+        logger.info(
+            "conversation %s: %d message(s) summarised into %d characters",
+            self.conversation_id,
+            len(covered),
+            len(result.text),
+        )
+        return True
+
+    def _assemble(
+        self,
+        system_prompt: str | None,
+        tools: list[dict[str, Any]] | None,
+        summary: Message | None,
+        body: list[Message],
+    ) -> Window:
+        parts = [system_prompt] if system_prompt else []
+        if summary is not None and summary.content:
+            parts.append(f"{SUMMARY_HEADER}\n{summary.content}")
+        system = [Message(role="system", content="\n\n".join(parts))] if parts else []
+        messages = system + body
+        tokens = sum(estimate_tokens(m) for m in messages) + estimate_tools(tools)
+        return Window([m.to_api() for m in messages], tokens)

@@ -1,12 +1,28 @@
-"""The slice of history sent to the model: always valid for the Chat Completions API."""
+"""The slice of history sent to the model: always valid for the Chat Completions API.
+
+A compaction record (a `system` message whose metadata has "compaction") stands for every
+message before the point it names: the window then holds the record's summary and only the
+messages after that point. The records stay in the stored history like any other message.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from src.conversation.message import Message
 
 _PER_MESSAGE = 4
+COMPACTION = "compaction"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model request's messages and their local token estimate (tools included)."""
+
+    messages: list[dict[str, Any]]
+    estimated_tokens: int
 
 
 def estimate_tokens(message: Message) -> int:
@@ -15,6 +31,15 @@ def estimate_tokens(message: Message) -> int:
     for call in message.tool_calls or []:
         chars += len(json.dumps(call.get("function", {}), ensure_ascii=False))
     return _PER_MESSAGE + chars // 4
+
+
+def estimate_tools(tools: list[dict[str, Any]] | None) -> int:
+    """The tool definitions count towards the prompt too."""
+    return len(json.dumps(tools, ensure_ascii=False)) // 4 if tools else 0
+
+
+def is_compaction(message: Message) -> bool:
+    return message.role == "system" and COMPACTION in message.metadata
 
 
 def drop_broken_tool_exchanges(messages: list[Message]) -> list[Message]:
@@ -72,3 +97,64 @@ def select_window(
         total -= sum(costs[first:start])
         first = start
     return tail[first:]
+
+
+def latest_summary(messages: list[Message]) -> tuple[Message | None, int]:
+    """The newest compaction record and the index where the history it leaves out ends."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if is_compaction(message):
+            kept = int(message.metadata[COMPACTION].get("kept", 0))
+            return message, max(0, index - kept)
+    return None, 0
+
+
+def messages_from(messages: list[Message], cut: int) -> list[Message]:
+    """What follows a cut, ready to send: compaction records left out, tool pairs intact.
+
+    A cut inside a turn (at an assistant message) keeps the turn's question in front, so
+    the model still sees what it is working on.
+    """
+    body = [m for m in messages[cut:] if not is_compaction(m)]
+    if body and body[0].role != "user":
+        question = next((m for m in reversed(messages[:cut]) if m.role == "user"), None)
+        if question is not None:
+            body.insert(0, question)
+        else:  # the rest of a turn whose question is not loaded: start at the next one
+            first = next((i for i, m in enumerate(body) if m.role == "user"), len(body))
+            body = body[first:]
+    return drop_broken_tool_exchanges(body)
+
+
+def choose_cut(messages: list[Message], start: int, max_tokens: int, max_messages: int) -> int:
+    """The earliest cut at or after `start` whose remainder fits both budgets.
+
+    Turn boundaries (user messages) come first. When the newest turn alone is too big, the
+    cut falls inside it, before an assistant message, so a tool call and its results always
+    stay on the same side. When nothing fits, the smallest valid remainder is kept.
+    """
+    costs = [0 if is_compaction(m) else estimate_tokens(m) for m in messages]
+    counts = [0 if is_compaction(m) else 1 for m in messages]
+    suffix_cost, suffix_count = [0] * (len(messages) + 1), [0] * (len(messages) + 1)
+    for i in range(len(messages) - 1, -1, -1):
+        suffix_cost[i] = suffix_cost[i + 1] + costs[i]
+        suffix_count[i] = suffix_count[i + 1] + counts[i]
+    users = [i for i in range(len(messages)) if messages[i].role == "user"]
+    last_user = users[-1] if users else -1
+    candidates = [start, *(i for i in users if i > start)]
+    inside = [
+        i
+        for i in range(max(start, last_user + 1), len(messages))
+        if messages[i].role == "assistant"
+    ]
+    question = estimate_tokens(messages[last_user]) if last_user >= 0 else 0
+    for cut in [*candidates, *inside]:
+        extra = (question, 1) if cut > last_user >= 0 else (0, 0)  # the question goes in front
+        if (
+            suffix_cost[cut] + extra[0] <= max_tokens
+            and suffix_count[cut] + extra[1] <= max_messages
+        ):
+            return cut
+    if inside:
+        return inside[-1]
+    return max(start, last_user)

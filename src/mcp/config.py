@@ -8,12 +8,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from src.config import expand_env, load_yaml, validate_model
 from src.errors import ConfigError
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TRANSPORTS = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamable_http": "http",
+    "streamableHttp": "http",
+}
 
 
 class _Strict(BaseModel):
@@ -26,6 +34,10 @@ class ToolFilter(_Strict):
 
 
 class MCPServerConfig(_Strict):
+    # YAML turns `args: [--port, 3000]` into a number; a pasted block means the string.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    type: str | None = None  # optional, as pasted blocks carry it: stdio | http | streamable-http
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     command: str | None = None
@@ -33,12 +45,42 @@ class MCPServerConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     timeout: float = Field(30, gt=0)
+    max_result_chars: int | None = Field(None, ge=100)
+    disabled: bool = False
     tools: ToolFilter = ToolFilter()
+
+    @field_validator("type")
+    @classmethod
+    def _known_transport(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.lower() == "sse":
+            raise ValueError(
+                "the SSE transport is not supported: use the server's Streamable HTTP url"
+            )
+        if value not in _TRANSPORTS:
+            raise ValueError(f"unknown transport {value!r} (use stdio or http)")
+        return _TRANSPORTS[value]
 
     @model_validator(mode="after")
     def _one_transport(self) -> MCPServerConfig:
-        if bool(self.url) == bool(self.command):
-            raise ValueError("set exactly one of url (Streamable HTTP) or command (stdio)")
+        if self.url and self.command:
+            raise ValueError(
+                "set exactly one of url (Streamable HTTP) or command (stdio), not both"
+            )
+        if self.type == "stdio" and not self.command:
+            raise ValueError("missing command (the server's type is stdio)")
+        if self.type == "http" and not self.url:
+            raise ValueError("missing url (the server's type is http)")
+        if not self.url and not self.command:
+            raise ValueError(
+                "missing url or command: set exactly one of url (Streamable HTTP) or command "
+                "(stdio)"
+            )
+        if self.url and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd are for stdio servers (command), not url")
+        if self.command and self.headers:
+            raise ValueError("headers are for Streamable HTTP servers (url), not command")
         return self
 
     @property
@@ -64,6 +106,18 @@ class HTTPToolConfig(_Strict):
 class MCPFileConfig(_Strict):
     mcpServers: dict[str, MCPServerConfig] = Field(default_factory=dict)
     tools: dict[str, HTTPToolConfig] = Field(default_factory=dict)
+    # How long start-up waits for the servers' first connection (all at once), in seconds.
+    # A server still connecting then keeps trying in the background; 0 = do not wait.
+    startup_wait: float = Field(5, ge=0, le=300)
+    _file: str = PrivateAttr("mcp.yml")
+
+    @property
+    def file(self) -> str:
+        """The file this was loaded from, for errors found later (tool name collisions)."""
+        return self._file
+
+    def enabled_servers(self) -> dict[str, MCPServerConfig]:
+        return {name: server for name, server in self.mcpServers.items() if not server.disabled}
 
 
 def load_mcp_config(path: str | Path, env: Mapping[str, str] | None = None) -> MCPFileConfig:
@@ -78,5 +132,10 @@ def load_mcp_config(path: str | Path, env: Mapping[str, str] | None = None) -> M
     for name in raw.get("mcpServers") or {}:
         if not _SERVER_NAME.match(str(name)):
             raise ConfigError(file, f"mcpServers.{name}", "use 1-32 of [A-Za-z0-9_-]")
+    for name in raw.get("tools") or {}:
+        if not _TOOL_NAME.match(str(name)):
+            raise ConfigError(file, f"tools.{name}", "use 1-64 of [A-Za-z0-9_-]")
     expanded = expand_env(raw, file, os.environ if env is None else env)
-    return validate_model(MCPFileConfig, expanded, file)
+    config = validate_model(MCPFileConfig, expanded, file)
+    config._file = file
+    return config

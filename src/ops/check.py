@@ -28,6 +28,11 @@ async def run_check(
     line("config", True, f"{config_file} is valid")
     servers = len(mcp.mcpServers)
     line("mcp", True, f"{mcp_file} is valid ({servers} MCP servers, {len(mcp.tools)} HTTP tools)")
+    if mcp.mcpServers or mcp.tools:
+        from src.mcp.check import check_tool_servers  # imports the mcp SDK
+
+        for good, name, detail in await check_tool_servers(config, mcp):
+            line(name, good, detail)
 
     llm = LLMClient(config.llm)
     try:
@@ -43,7 +48,7 @@ async def run_check(
     try:
         await store.open()
         await store.ping()
-        line("store", True, _describe_store(config))
+        line("store", True, await _store_status(config, store))
     except AssistantError as exc:
         line("store", False, f"{_describe_store(config)}: {exc}")
     finally:
@@ -54,6 +59,12 @@ async def run_check(
     out.write(f"{'ok  ' if token else 'note'}  {'telegram':<10} {detail}\n")
     out.write("all checks passed\n" if ok else "some checks failed\n")
     return 0 if ok else 1
+
+
+async def _store_status(config: Config, store: object) -> str:
+    """The backend's own report when it has one (DynamoDB: table status, size, TTL)."""
+    describe = getattr(store, "describe", None)
+    return str(await describe()) if describe is not None else _describe_store(config)
 
 
 def _describe_store(config: Config) -> str:

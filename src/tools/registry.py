@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from src.errors import ToolArgumentError, ToolError, ToolNotFoundError
+from src.ops import metrics
 from src.tools.base import Tool, ToolResult
 
 logger = logging.getLogger(__name__)
@@ -55,21 +56,30 @@ class ToolRegistry:
     async def execute(
         self, name: str, arguments: str, patterns: Iterable[str] = ("*",)
     ) -> ToolResult:
+        label = name if name in self._tools else metrics.UNKNOWN_TOOL
+        logger.debug("tool %s called with %s", label, arguments)
         try:
             tool = self._lookup(name, patterns)
             args = self._parse(tool, arguments)
             async with asyncio.timeout(tool.timeout_s):
                 raw = await tool.execute(args)
         except ToolError as exc:
-            logger.info("tool %s: %s: %s", name, type(exc).__name__, exc)
+            # The message may quote the arguments: only DEBUG logs may carry them.
+            logger.info("tool %s: %s", label, type(exc).__name__)
+            logger.debug("tool %s: %s", label, exc)
+            metrics.record_tool_call(label, _outcome(exc))
             return ToolResult(f"Error: {exc}", is_error=True)
         except TimeoutError:
             logger.warning("tool %s timed out", name)
+            metrics.record_tool_call(label, metrics.TOOL_TIMEOUT)
             return ToolResult(f"Error: the tool {name} did not finish in time.", is_error=True)
         except Exception:
             logger.exception("tool %s failed", name)
+            metrics.record_tool_call(label, metrics.TOOL_CRASHED)
             return ToolResult(f"Error: the tool {name} failed unexpectedly.", is_error=True)
         result = raw if isinstance(raw, ToolResult) else ToolResult(str(raw))
+        outcome = metrics.TOOL_ERROR if result.is_error else metrics.TOOL_OK
+        metrics.record_tool_call(label, outcome)
         return self._cap(result)
 
     def _lookup(self, name: str, patterns: Iterable[str]) -> Tool:
@@ -104,3 +114,11 @@ class ToolRegistry:
         cut = len(result.content) - self.max_result_chars
         text = result.content[: self.max_result_chars]
         return ToolResult(f"{text}\n[... {cut} more characters cut]", result.is_error)
+
+
+def _outcome(error: ToolError) -> str:
+    if isinstance(error, ToolNotFoundError):
+        return metrics.TOOL_NOT_FOUND
+    if isinstance(error, ToolArgumentError):
+        return metrics.TOOL_INVALID_ARGUMENTS
+    return metrics.TOOL_ERROR

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
 from src.conversation.store.file_store import FileStore
+from tests.peers.dynamodb import shared_endpoint, use_endpoint
 
 # Longer than the coarsest file-system timestamp tick, so "updated later" is visible.
 _CLOCK_TICK_S = 0.025
@@ -31,8 +34,10 @@ class Backend:
     lone_surrogates: bool  # can the backend store text that is not valid UTF-8?
 
 
-@pytest.fixture(params=["file"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+@pytest.fixture(params=["file", "moto", "dynalite"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Backend]:
     opened: list[ConversationStore] = []
 
     if request.param == "file":
@@ -45,6 +50,21 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             return store
 
         yield Backend("file", open_store, lone_surrogates=True)
+    elif request.param in ("moto", "dynalite"):
+        # A server per session (a child process on a free port), a fresh table per test.
+        from src.conversation.store.dynamodb_store import DynamoDBStore
+
+        use_endpoint(monkeypatch, shared_endpoint(request.param))
+        config = DynamoDBStoreConfig(table=f"contract-{uuid.uuid4().hex[:12]}", create_table=True)
+
+        async def open_dynamodb() -> ConversationStore:
+            store = DynamoDBStore(config)
+            opened.append(store)
+            await store.open()
+            return store
+
+        # Text that is not valid UTF-8 is stored JSON-escaped, so it round-trips here too.
+        yield Backend(request.param, open_dynamodb, lone_surrogates=True)
     else:  # pragma: no cover - a param without a branch
         raise AssertionError(f"no backend {request.param!r}")
     for store in opened:

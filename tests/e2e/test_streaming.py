@@ -108,7 +108,8 @@ async def test_long_markdown_reply_is_split_with_valid_entities(bots: BotRunner)
     bots.telegram.push_message(OWNER, "write a report")
     expected_text, _ = telegramify_markdown.convert(markdown)
     await wait_until(
-        lambda: "".join(bots.telegram.texts(OWNER)) == expected_text, timeout=20,
+        lambda: "".join(bots.telegram.texts(OWNER)) == expected_text,
+        timeout=20,
         message="the parts do not add up to the converter's output",
     )
     messages = bots.telegram.sent_messages(OWNER)
@@ -197,9 +198,7 @@ async def test_group_messages_need_a_mention_reply_or_command(bots: BotRunner) -
     assert sent[0]["text"] == "echo: what is 2+2?"  # the mention is stripped
     await asyncio.sleep(0.3)
     assert bots.model.request_count == 1  # the unaddressed message cost nothing
-    bots.telegram.push_message(
-        GROUP, "and times three?", user_id=OWNER, reply_to=sent[0]
-    )
+    bots.telegram.push_message(GROUP, "and times three?", user_id=OWNER, reply_to=sent[0])
     replies = await bots.telegram.wait_for_messages(GROUP, 2)
     assert replies[1]["text"].endswith("and times three?")
     content = bots.model.last_request()["messages"][-1]["content"]
@@ -236,8 +235,11 @@ async def test_stranger_in_a_group_is_refused_only_when_addressing_the_bot(
 async def test_other_content_gets_a_friendly_answer_without_the_model(bots: BotRunner) -> None:
     await bots.start()
     photo = {"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}
-    base = {"date": 0, "chat": {"id": OWNER, "type": "private"},
-            "from": {"id": OWNER, "is_bot": False, "first_name": "A"}}
+    base = {
+        "date": 0,
+        "chat": {"id": OWNER, "type": "private"},
+        "from": {"id": OWNER, "is_bot": False, "first_name": "A"},
+    }
     bots.telegram.push_update({"message": {**base, "message_id": 50, "photo": [photo]}})
     bots.telegram.push_update(
         {"message": {**base, "message_id": 51, "location": {"latitude": 1.0, "longitude": 2.0}}}

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from tests.peers.openai_audio import AudioState, add_audio_routes
 from tests.peers.serve import ServerThread, wait_until, wait_until_sync
 
 __all__ = [
@@ -369,6 +370,8 @@ class FakeOpenAI:
         self.strict_keys = strict_keys
         self._lock = threading.Lock()
         self._first_token_times: list[float] = []  # monotonic time of each stream's first token
+        self.audio = AudioState()  # transcription/speech behaviour and records
+        self._timings: list[tuple[float, float]] = []  # (arrival, response end) per chat request
         self._queue: deque[Reply] = deque()
         self._handler: Callable[[dict[str, Any]], Reply] | None = None
         self._ids = itertools.count(1)
@@ -386,9 +389,10 @@ class FakeOpenAI:
         """Serve on a free port; return the base URL including ``/v1``."""
         if self._server is not None:
             raise RuntimeError("FakeOpenAI already started")
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 2**20)  # audio uploads
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
+        add_audio_routes(app, self.audio, self._authorized, _error)
         app.on_shutdown.append(self._cancel_in_flight)
         self._server = ServerThread(app, shutdown_timeout=0.5)
         return self._server.start() + "/v1"
@@ -473,6 +477,12 @@ class FakeOpenAI:
             return self._max_in_flight
 
     @property
+    def timings(self) -> list[tuple[float, float]]:
+        """(arrival, response end) of each chat request, time.monotonic()."""
+        with self._lock:
+            return list(self._timings)
+
+    @property
     def first_token_times(self) -> list[float]:
         """When each streamed reply's first content token was written (time.monotonic)."""
         with self._lock:
@@ -481,6 +491,7 @@ class FakeOpenAI:
     def reset_stats(self) -> None:
         """Forget recorded requests and counters (not the queue, handler or in-flight count)."""
         with self._lock:
+            self._timings.clear()
             self._first_token_times.clear()
             self._requests.clear()
             self._invalid.clear()
@@ -542,6 +553,7 @@ class FakeOpenAI:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
+        started = time.monotonic()
         with self._lock:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
@@ -554,6 +566,7 @@ class FakeOpenAI:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._timings.append((started, time.monotonic()))
                 if task is not None:
                     self._tasks.discard(task)
 

@@ -199,6 +199,7 @@ class FakeTelegram:
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._failures: dict[str, list[TelegramApiError]] = {}
         self._commands: list[JSON] = []
+        self._delivered_at: dict[int, float] = {}  # update_id -> first getUpdates answer
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -333,6 +334,11 @@ class FakeTelegram:
                 for c in self._calls
                 if method is None or c.method.lower() == method.lower()
             ]
+
+    def delivered_at(self, update_id: int) -> float | None:
+        """time.monotonic() when a getUpdates answer first carried this update."""
+        with self._lock:
+            return self._delivered_at.get(update_id)
 
     def get_updates_calls(self) -> list[Call]:
         return self.calls("getUpdates")
@@ -700,6 +706,9 @@ class FakeTelegram:
                 batch = [u for u in self._pending if u["update_id"] >= offset][:limit]
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0 or self._closing:
+                    now = time.monotonic()
+                    for update in batch:
+                        self._delivered_at.setdefault(update["update_id"], now)
                     return copy.deepcopy(batch)
                 self._waiters.add(event)
             try:

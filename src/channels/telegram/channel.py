@@ -22,6 +22,7 @@ from src.channels.telegram.poller import Poller
 from src.channels.telegram.ratelimit import MessageRateLimiter
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
+from src.channels.telegram.voice import TelegramVoice
 from src.config import Config
 from src.errors import (
     ChannelError,
@@ -30,6 +31,7 @@ from src.errors import (
     LLMTimeoutError,
     UserInputError,
 )
+from src.ops import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,11 @@ def build_application(config: Config) -> Application:
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .updater(None)
-        .rate_limiter(MessageRateLimiter(max_retries=5))
+        .rate_limiter(
+            MessageRateLimiter(
+                overall_max_rate=config.telegram.max_messages_per_second, max_retries=5
+            )
+        )
         .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)
         .build()
     )
@@ -79,6 +85,7 @@ class TelegramChannel:
         self._allowed = set(config.telegram.allowed_user_ids) | set(config.telegram.admin_user_ids)
         self._refused_at: dict[int, float] = {}
         self.group_mode = config.telegram.group_mode
+        self.voice = _voice(config, application, self.sender)
         handlers.register(application, self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -110,6 +117,8 @@ class TelegramChannel:
         if cancelled:
             logger.warning("%d turn(s) cut off by shutdown; they resume on restart", cancelled)
         await self.poller.confirm()
+        if self.voice is not None:
+            await self.voice.service.aclose()
 
     # -- intake (called by the handlers, inside the poll loop) --------------------------
 
@@ -117,6 +126,7 @@ class TelegramChannel:
         return user_id in self._allowed
 
     def refuse(self, conversation_id: str, chat_id: int, thread: int | None, user_id: int) -> None:
+        metrics.record_refusal()
         now = time.monotonic()
         last = self._refused_at.get(user_id)
         logger.info("refused user %s in conversation %s", user_id, conversation_id)
@@ -150,6 +160,7 @@ class TelegramChannel:
 
     async def _process_batch(self, updates: Sequence[Update]) -> None:
         """Hand a getUpdates batch to the handlers: chats in parallel, each chat in order."""
+        metrics.record_update(len(updates))
         by_chat: dict[object, list[Update]] = defaultdict(list)
         for update in updates:
             chat = update.effective_chat
@@ -170,6 +181,8 @@ class TelegramChannel:
         if item.kind == "reset":
             text = await self._reset(conversation_id, item)
             await self._say(conversation_id, self._target(item), text)
+        elif item.kind == "voice":
+            await self._turn(conversation_id, item, from_voice=True)
         elif item.kind == "command":
             text = await self._command(conversation_id, item)
             await self._say(conversation_id, self._target(item), text)
@@ -226,36 +239,56 @@ class TelegramChannel:
         logger.info("conversation %s: reset by the user", conversation_id)
         return texts.RESET_DONE
 
-    async def _turn(self, conversation_id: str, item: InboxItem) -> None:
-        request = Request(
-            conversation_id=conversation_id,
-            text=item.text,
-            user_id=item.user_id,
-            update_id=item.update_id,
-        )
-        async with self._stream(self._target(item), draft_id=item.update_id) as stream:
-            text = await self._answer(conversation_id, request, stream)
+    async def _turn(self, conversation_id: str, item: InboxItem, from_voice: bool = False) -> None:
+        target = self._target(item)
+        async with self._stream(target, draft_id=item.update_id) as stream:
+            text = item.text
+            metadata: dict[str, object] = {}
+            if from_voice:
+                assert self.voice is not None
+                transcript = await self.voice.transcript(target, item)  # "typing…" meanwhile
+                if transcript is None:
+                    return  # the user was told why
+                text = f"{transcript}\n\n{text}" if text else transcript  # with any caption
+                metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
+            request = Request(
+                conversation_id=conversation_id,
+                text=text,
+                user_id=item.user_id,
+                update_id=item.update_id,
+                source="voice" if from_voice else "text",
+                metadata=metadata,
+            )
+            answer, answered = await self._answer(conversation_id, request, stream)
             try:
-                await stream.finish(text)
+                await stream.finish(answer)
             except ChannelError as exc:
                 logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+        if answered and self.voice is not None and self.voice.wants_voice_reply(from_voice):
+            await self.voice.reply(target, answer)
 
-    async def _answer(self, conversation_id: str, request: Request, stream: ReplyStream) -> str:
+    async def _answer(
+        self, conversation_id: str, request: Request, stream: ReplyStream
+    ) -> tuple[str, bool]:
+        """The answer to show, and whether it is the model's (not an apology)."""
+        started = time.monotonic()
+        outcome, answer = metrics.TURN_FAILED, texts.FAILED
         try:
             response = await self.coordinator.process_request(request, stream)
-            return response.text
+            outcome, answer = metrics.TURN_OK, response.text
         except LLMTimeoutError:
             logger.warning("conversation %s: model timed out", conversation_id)
-            return texts.MODEL_TIMEOUT
+            outcome, answer = metrics.TURN_MODEL_TIMEOUT, texts.MODEL_TIMEOUT
         except LLMError as exc:
             logger.warning("conversation %s: model failed: %s", conversation_id, exc)
-            return texts.MODEL_DOWN
+            outcome, answer = metrics.TURN_MODEL_ERROR, texts.MODEL_DOWN
         except ConversationError:
             logger.exception("conversation %s: store failed during the turn", conversation_id)
-            return texts.STORE_DOWN
+            outcome, answer = metrics.TURN_STORE_ERROR, texts.STORE_DOWN
         except Exception:
             logger.exception("conversation %s: turn failed", conversation_id)
-            return texts.FAILED
+        metrics.record_turn(outcome, time.monotonic() - started)
+        return answer, outcome == metrics.TURN_OK
 
     async def _say(self, conversation_id: str, target: Target, text: str) -> None:
         """A plain-text notice from the bot itself (help, refusals, command answers)."""
@@ -264,3 +297,11 @@ class TelegramChannel:
                 await self.sender.send(target, part, first=index == 0)
         except ChannelError as exc:
             logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+
+
+def _voice(config: Config, application: Application, sender: Sender) -> TelegramVoice | None:
+    if not config.voice.enabled:
+        return None
+    from src.voice.service import VoiceService
+
+    return TelegramVoice(application.bot, sender, VoiceService(config), config.voice)

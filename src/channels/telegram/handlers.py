@@ -12,6 +12,7 @@ from src.channels.inbox import InboxItem
 from src.channels.telegram import texts
 from src.channels.telegram.groups import addressed_text, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
+from src.channels.telegram.voice import media_extra
 
 if TYPE_CHECKING:
     from src.channels.telegram.channel import TelegramChannel
@@ -31,8 +32,13 @@ def register(application: Application, channel: TelegramChannel) -> None:
     application.add_handler(CommandHandler("start", handlers.start, filters=new))
     application.add_handler(CommandHandler("help", handlers.help, filters=new))
     application.add_handler(CommandHandler("reset", handlers.reset, filters=new))
+    application.add_handler(CommandHandler("tools", handlers.tools, filters=new))
+    for name in channel.coordinator.commands():  # channel-independent commands (/agent, ...)
+        application.add_handler(CommandHandler(name, handlers.coordinator_command, filters=new))
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, handlers.text))
     application.add_handler(MessageHandler(new & filters.COMMAND, handlers.unknown_command))
+    recordings = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
+    application.add_handler(MessageHandler(new & recordings, handlers.recording))
     application.add_handler(MessageHandler(new, handlers.other))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.edited))
     application.add_error_handler(handlers.error)
@@ -78,9 +84,43 @@ class _Handlers:
         if self._admit(update):
             self._notice(update, texts.UNSUPPORTED)
 
+    async def recording(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Voice notes, audio files, round videos: stored as pending (the file id) now,
+        transcribed in the lane."""
+        message = update.effective_message
+        if message is None or self._silent(message, context) or not self._admit(update):
+            return
+        if not self.channel.config.voice.enabled:
+            self._notice(update, texts.TEXT_ONLY)
+            return
+        kind = "voice" if message.voice else "audio" if message.audio else "video_note"
+        media = message.voice or message.audio or message.video_note
+        assert media is not None
+        duration = media.duration
+        seconds = int(duration.total_seconds()) if hasattr(duration, "total_seconds") else duration
+        mime = getattr(media, "mime_type", None)
+        extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
+        await self._accept(update, "voice", message.caption or "", extra)
+
+    async def coordinator_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.text and self._admit(update):
+            await self._accept(update, "command", message.text)
+
     async def reset(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if self._admit(update):
             await self._accept(update, "reset", "")
+
+    async def tools(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Admins only: each tool server's state and its tools (set up by the service)."""
+        user = update.effective_user
+        if not self._admit(update) or user is None:
+            return
+        if user.id not in self.channel.config.telegram.admin_user_ids:
+            self._notice(update, texts.ADMINS_ONLY)
+            return
+        report = context.bot_data.get("tools_report")
+        self._notice(update, report() if callable(report) else texts.NO_TOOL_SERVERS)
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -115,7 +155,9 @@ class _Handlers:
             "conversation %s: error while handling an update", where, exc_info=context.error
         )
 
-    async def _accept(self, update: Update, kind: str, text: str) -> None:
+    async def _accept(
+        self, update: Update, kind: str, text: str, extra: dict[str, object] | None = None
+    ) -> None:
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
         item = InboxItem(
@@ -126,7 +168,7 @@ class _Handlers:
             chat_id=message.chat_id,
             thread_id=thread_id(message),
             message_id=message.message_id,
-            extra={"chat_type": message.chat.type},
+            extra={"chat_type": message.chat.type, **(extra or {})},
         )
         await self.channel.accept(conversation_id(message), item)
 

@@ -1,8 +1,10 @@
 """python-telegram-bot's AIORateLimiter, minus the message budget for chat actions.
 
-"typing…" is not a message: counting it against the 30 messages/s (and 20/min per group)
-budget would delay real replies when many chats are busy. It still goes through the
-library's request machinery, only without the limiter.
+"typing…" and drafts are not messages: counting them against the 30 messages/s (and
+20/min per group) budget would delay real replies when many chats are busy. Drafts keep their
+own cadence (telegram.stream_edit_interval per chat, see stream.py); a 429 on either is
+skipped, never retried. They still go through the library's request machinery, only without
+the limiter.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from telegram.ext import AIORateLimiter
 
-_NOT_MESSAGES = frozenset({"sendChatAction"})
+_NOT_MESSAGES = frozenset({"sendChatAction", "sendMessageDraft"})
 
 
 class MessageRateLimiter(AIORateLimiter):

@@ -63,8 +63,9 @@ class Sender:
                 return message.message_id
             except BadRequest as exc:
                 if part.entities and _entity_error(exc):
-                    logger.warning("chat %s: entities rejected (%s); plain text", target.chat_id,
-                                   exc.message)
+                    logger.warning(
+                        "chat %s: entities rejected (%s); plain text", target.chat_id, exc.message
+                    )
                     part = part.plain()
                     continue
                 raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
@@ -122,7 +123,10 @@ class Sender:
             return False
         try:
             await self.bot.send_message_draft(
-                target.chat_id, draft_id, part.text, message_thread_id=target.thread_id,
+                target.chat_id,
+                draft_id,
+                part.text,
+                message_thread_id=target.thread_id,
                 entities=part.entities or None,
             )
             return True

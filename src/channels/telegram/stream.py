@@ -133,8 +133,7 @@ class ReplyStream:
             try:
                 await self._show(source)
             except Exception:
-                logger.warning("chat %s: stream update failed", self.target.chat_id,
-                               exc_info=True)
+                logger.warning("chat %s: stream update failed", self.target.chat_id, exc_info=True)
             finally:
                 self._flushing = False
             self._shown_source = source

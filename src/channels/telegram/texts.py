@@ -7,12 +7,18 @@ HELP = (
 )
 START = "Hi! " + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
-UNSUPPORTED = "I can only read text messages for now. Please write your request as text."
+UNSUPPORTED = (
+    "I can take text messages and voice notes (also audio files and round videos). "
+    "Photos, stickers, documents, locations and polls aren't something I can use yet."
+)
+TEXT_ONLY = "I can only read text messages here. Please write your request as text."
 UNKNOWN_COMMAND = "I don't know that command.\n\n" + HELP
 MODEL_TIMEOUT = "Sorry, the model took too long to answer. Please try again."
 MODEL_DOWN = "Sorry, I can't reach the model right now. Please try again in a moment."
 STORE_DOWN = "Sorry, I couldn't save our conversation just now. Please try again shortly."
 FAILED = "Sorry, something went wrong on my side. Please try again."
+ADMINS_ONLY = "Sorry, only the bot's admins can use that command."
+NO_TOOL_SERVERS = "No tool servers are configured."
 
 
 def refused(user_id: int) -> str:

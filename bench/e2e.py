@@ -1,0 +1,221 @@
+"""End-to-end benchmarks of the real bot process: overhead, concurrency, long chats, memory,
+start-up. Prints markdown tables.
+
+    python -m bench.e2e                # the full suite (several minutes)
+    python -m bench.e2e --quick        # a ~10 s smoke run (CI)
+    python -m bench.e2e --only overhead,startup
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+from bench.harness import Bot, Peers, peers, percentile, reply_times, send, users, wait_replies
+from src.conversation.message import Message
+from src.conversation.store.file_store import FileStore
+from tests.peers.openai_server import Reply
+from tests.peers.serve import wait_until_sync
+
+FAST = {"max_messages_per_second": 100_000}  # a local server has no flood limit to respect
+
+
+def turn(p: Peers, chat: int, text: str, timeout: float = 30) -> float:
+    """One turn; returns the bot-side latency in ms: from the update's delivery to the
+    reply's arrival, minus the time the model server spent on the request."""
+    before = len(p.telegram.sent_messages(chat))
+    requests = len(p.model.timings)
+    update_id = send(p, chat, text)
+    wait_until_sync(
+        lambda: len(p.telegram.sent_messages(chat)) > before, timeout=timeout, interval=0.0005
+    )
+    replied = reply_times(p)[chat][-1]
+    delivered = p.telegram.delivered_at(update_id)
+    assert delivered is not None
+    model = sum(end - start for start, end in p.model.timings[requests:])
+    return (replied - delivered - model) * 1000
+
+
+def overhead(turns: int) -> list[str]:
+    with peers() as p:
+        bot = Bot(p, telegram=FAST)
+        bot.start()
+        chats = users(20)
+        for i in range(10):  # warm-up
+            turn(p, chats[i % 20], "warm up")
+        cpu = bot.cpu_seconds()
+        latencies = [turn(p, chats[i % 20], f"message {i}") for i in range(turns)]
+        cpu_per_turn = (bot.cpu_seconds() - cpu) / turns * 1000
+        bot.stop()
+    return [
+        "| turns | median (ms) | p99 (ms) | CPU per turn (ms) |",
+        "|---:|---:|---:|---:|",
+        f"| {turns} | {statistics.median(latencies):.1f} | {percentile(latencies, 0.99):.1f} "
+        f"| {cpu_per_turn:.2f} |",
+    ]
+
+
+def concurrency(sizes: list[int]) -> list[str]:
+    rows = [
+        "| chats | last reply (s) | floor 1 s + N/30 (s) | over floor | lost | duplicates "
+        "| max sendMessage in 1 s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sizes:
+        with peers() as p:
+            p.model.latency_s = 1.0
+            bot = Bot(p, allowed=n)
+            bot.start()
+            chats = users(n)
+            start = time.monotonic()
+            for chat in chats:
+                send(p, chat, "hello")
+            wait_replies(p, dict.fromkeys(chats, 1), timeout=60 + n)
+            time.sleep(0.5)
+            times = reply_times(p)
+            last = max(t for chat in chats for t in times.get(chat, [])) - start
+            lost = sum(1 for chat in chats if not times.get(chat))
+            duplicates = sum(max(0, len(times.get(chat, [])) - 1) for chat in chats)
+            all_times = sorted(t for chat in chats for t in times.get(chat, []))
+            burst = max(
+                sum(1 for t in all_times[i:] if t - s < 1.0) for i, s in enumerate(all_times)
+            )
+            floor = 1 + n / 30
+            rows.append(
+                f"| {n} | {last:.2f} | {floor:.2f} | {(last / floor - 1) * 100:+.1f} % "
+                f"| {lost} | {duplicates} | {burst} |"
+            )
+            bot.stop()
+    return rows
+
+
+def long_chats(sizes: list[int], turns: int) -> list[str]:
+    rows = ["| history (messages) | turn median (ms) | turn p90 (ms) |", "|---:|---:|---:|"]
+    with peers() as p:
+        bot = Bot(p, telegram=FAST)
+        chats = users(len(sizes))
+        asyncio.run(_fill(FileStore(bot.data_dir, fsync=False), chats, sizes))
+        bot.start()
+        for chat, size in zip(chats, sizes, strict=True):
+            turn(p, chat, "warm up")
+            latencies = [turn(p, chat, f"question {i}") for i in range(turns)]
+            rows.append(
+                f"| {size:,} | {statistics.median(latencies):.1f} "
+                f"| {percentile(latencies, 0.9):.1f} |"
+            )
+        bot.stop()
+    return rows
+
+
+async def _fill(store: FileStore, chats: list[int], sizes: list[int]) -> None:
+    await store.open()
+    for chat, size in zip(chats, sizes, strict=True):
+        history = [
+            Message(role="user" if i % 2 == 0 else "assistant", content=f"message {i} " + "x" * 290)
+            for i in range(size)
+        ]
+        await store.save_conversation(str(chat), history)
+
+
+def _burst(p: Peers, chats: list[int], rounds: int, batch: int = 100) -> None:
+    """`rounds` turns in each chat, `batch` chats at a time."""
+    for _ in range(rounds):
+        for i in range(0, len(chats), batch):
+            group = chats[i : i + batch]
+            expected = {c: len(p.telegram.sent_messages(c)) + 1 for c in group}
+            for chat in group:
+                send(p, chat, "a message of ordinary length for the memory benchmark")
+            wait_replies(p, expected, timeout=120)
+
+
+def memory(quiet_s: float, chats: int, turns: int) -> list[str]:
+    with peers() as p:
+        p.model.set_handler(lambda body: Reply(text="An answer of ordinary length. " * 4))
+        bot = Bot(p, allowed=max(chats, 10), telegram=FAST)
+        bot.start()
+        started = bot.rss_mb()
+        for i in range(10):
+            turn(p, users(1)[0], f"turn {i}")
+        time.sleep(quiet_s)
+        idle = bot.rss_mb()
+        everyone = users(chats)
+        _burst(p, everyone, 1)
+        after_chats = bot.rss_mb()
+        rounds = max(1, turns // chats)
+        _burst(p, everyone, rounds)
+        first = bot.rss_mb()
+        _burst(p, everyone, rounds)
+        second = bot.rss_mb()
+        bot.stop()
+    done = rounds * chats
+    return [
+        "| moment | RSS (MB) |",
+        "|---|---:|",
+        f"| after start-up | {started:.1f} |",
+        f"| idle (10 turns, then {quiet_s:.0f} s quiet) | {idle:.1f} |",
+        f"| after {chats:,} chats | {after_chats:.1f} |",
+        f"| after {done:,} more turns | {first:.1f} |",
+        f"| after another {done:,} turns | {second:.1f} ({(second / first - 1) * 100:+.1f} %) |",
+    ]
+
+
+def startup(runs: int) -> list[str]:
+    times = []
+    for _ in range(runs):
+        with peers() as p:
+            bot = Bot(p)
+            times.append(bot.start() * 1000)
+            bot.stop()
+    return [
+        "| runs | median (ms) | worst (ms) |",
+        "|---:|---:|---:|",
+        f"| {runs} | {statistics.median(times):.0f} | {max(times):.0f} |",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--only", default="", help="comma-separated sections")
+    args = parser.parse_args()
+    quick = args.quick
+    sections: dict[str, tuple[str, Callable[[], list[str]]]] = {
+        "overhead": (
+            "Overhead: one turn at a time, zero-latency model",
+            lambda: overhead(50 if quick else 1000),
+        ),
+        "concurrency": (
+            "Concurrency: N chats at once, 1 s model, rate limiter on (30/s)",
+            lambda: concurrency([10] if quick else [10, 50, 100, 500]),
+        ),
+        "long": (
+            "Long chats: turn latency by history length (file store)",
+            lambda: long_chats([10, 1000] if quick else [10, 1_000, 10_000], 5 if quick else 50),
+        ),
+        "memory": (
+            "Memory (RSS of the bot process)",
+            lambda: memory(1 if quick else 60, 50 if quick else 1000, 100 if quick else 10_000),
+        ),
+        "startup": (
+            "Start-up: process start to first getUpdates",
+            lambda: startup(2 if quick else 5),
+        ),
+    }
+    chosen = [s for s in args.only.split(",") if s] or list(sections)
+    print(
+        f"# Benchmarks{' (quick)' if quick else ''}: {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}\n"
+    )
+    for name in chosen:
+        title, run = sections[name]
+        print(f"## {title}\n")
+        print("\n".join(run()) + "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Benchmark harness: the real bot as a child process against the local test servers.
+
+The Telegram and OpenAI-compatible servers from tests/peers run in threads of this process;
+their timestamps (time.monotonic) are what the figures are computed from, so the driver's
+own polling does not enter the measurements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.peers.openai_server import FakeOpenAI
+from tests.peers.serve import wait_until_sync
+from tests.peers.telegram_server import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_USER = 10_000
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Peers:
+    telegram: FakeTelegram
+    model: FakeOpenAI
+    workdir: Path
+
+
+@contextlib.contextmanager
+def peers() -> Iterator[Peers]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, FakeTelegram() as telegram:
+        model = FakeOpenAI(api_key="sk-bench")
+        model.start()
+        try:
+            yield Peers(telegram, model, Path(tmp))
+        finally:
+            model.stop()
+
+
+def users(count: int) -> list[int]:
+    return list(range(FIRST_USER, FIRST_USER + count))
+
+
+class Bot:
+    """`python telegram_bot.py` with a config pointing at the local servers."""
+
+    def __init__(self, peers: Peers, allowed: int = 1000, **overrides: Any) -> None:
+        self.peers = peers
+        self.data_dir = peers.workdir / "data"
+        config: dict[str, dict[str, Any]] = {
+            "telegram": {
+                "bot_token": "${TELEGRAM_BOT_TOKEN}",
+                "api_base_url": peers.telegram.url,
+                "allowed_user_ids": users(allowed),
+            },
+            "llm": {
+                "base_url": peers.model.base_url,
+                "api_key": "${OPENAI_API_KEY}",
+                "model": "bench-model",
+                "max_retries": 0,
+            },
+            "store": {"file": {"directory": str(self.data_dir)}},
+            "health": {"enabled": False},
+        }
+        for section, values in overrides.items():
+            config.setdefault(section, {}).update(values)
+        self.config_path = peers.workdir / "config.yml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = peers.workdir / "bot.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+
+    def start(self) -> float:
+        """Start and wait until it polls; returns seconds from spawn to the first getUpdates."""
+        calls = len(self.peers.telegram.get_updates_calls())
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": self.peers.telegram.token,
+            "OPENAI_API_KEY": "sk-bench",
+            "LOG_LEVEL": "WARNING",
+            "PTB_TIMEDELTA": "true",
+        }
+        self.started_at = time.monotonic()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "telegram_bot.py"), "--config", str(self.config_path)],
+                cwd=self.peers.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_sync(
+            lambda: len(self.peers.telegram.get_updates_calls()) > calls or self._exited(),
+            timeout=30,
+            interval=0.002,
+            message="the bot never polled",
+        )
+        if self._exited():
+            raise RuntimeError(f"the bot exited:\n{self.log_path.read_text()[-3000:]}")
+        return self.peers.telegram.get_updates_calls()[calls].time - self.started_at
+
+    def _exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def send(peers: Peers, chat_id: int, text: str) -> int:
+    return peers.telegram.push_message(chat_id, text)
+
+
+def wait_replies(peers: Peers, expected: dict[int, int], timeout: float) -> None:
+    """Wait until each chat has at least `expected[chat]` final messages."""
+
+    def done() -> bool:
+        sent = peers.telegram.sent_messages()
+        counts: dict[int, int] = {}
+        for message in sent:
+            chat = message["chat"]["id"]
+            counts[chat] = counts.get(chat, 0) + 1
+        return all(counts.get(chat, 0) >= n for chat, n in expected.items())
+
+    wait_until_sync(done, timeout=timeout, interval=0.002, message="replies missing")
+
+
+def reply_times(peers: Peers) -> dict[int, list[float]]:
+    """Arrival times of successful sendMessage calls, per chat, in order."""
+    times: dict[int, list[float]] = {}
+    for call in peers.telegram.calls("sendMessage"):
+        if call.status == 200 and call.chat_id is not None:
+            times.setdefault(call.chat_id, []).append(call.time)
+    return times
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]

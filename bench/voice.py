@@ -1,0 +1,69 @@
+"""Bot-side time from a voice note's arrival to the transcription request being sent.
+
+The real bot runs in this process against the local Telegram and OpenAI-compatible servers;
+notes are real OGG/Opus made by ffmpeg. "received" is when the note is handed to the waiting
+getUpdates; "sent" is when the transcription request reaches the local server, so the figure
+covers intake, the inbox write, getFile, the download, and the optional wav conversion.
+
+    python -m bench.voice [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tests.harness import OWNER, BotRunner
+from tests.peers.openai_server import FakeOpenAI
+from tests.peers.telegram_server import FakeTelegram
+from tests.voice.audio import tone
+
+
+async def measure(seconds: int, convert: bool, runs: int) -> list[float]:
+    os.environ["PTB_TIMEDELTA"] = "true"
+    note = tone(float(seconds))
+    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as telegram:
+        model = FakeOpenAI(api_key="sk-test")
+        model.start()
+        runner = BotRunner(Path(tmp), telegram, model)
+        voice = {"upload_format": "wav" if convert else "original", "echo_transcript": False}
+        await runner.start(voice=voice, telegram={"streaming": False})
+        results = []
+        try:
+            for run in range(runs):
+                before = time.monotonic()
+                telegram.push_voice(OWNER, note, duration=seconds)
+                await telegram.wait_for_messages(OWNER, run + 1, timeout=60)
+                assert model.audio.transcriptions, telegram.texts(OWNER)
+                arrival = model.audio.transcriptions[-1].received_at
+                results.append((arrival - before) * 1000)
+        finally:
+            await runner.close()
+            model.stop()
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(
+        f"Voice note received -> transcription request sent, median of {args.runs} runs; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}\n"
+    )
+    print("| note | as it is (ms) | converted to wav (ms) |")
+    print("|---:|---:|---:|")
+    for seconds in (10, 60):
+        plain = statistics.median(asyncio.run(measure(seconds, False, args.runs)))
+        converted = statistics.median(asyncio.run(measure(seconds, True, args.runs)))
+        print(f"| {seconds} s | {plain:.1f} | {converted:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Voice notes on Telegram: download, hand to the VoiceService, echo, speak the answer."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot
+from telegram.error import BadRequest, TelegramError
+
+from src.channels.inbox import InboxItem
+from src.channels.telegram.formatting import Part, render
+from src.channels.telegram.sender import Sender, Target
+from src.config import VoiceConfig
+from src.errors import ChannelError, LLMError
+from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceError, VoiceService
+
+logger = logging.getLogger(__name__)
+
+_EXTENSIONS = {
+    "audio/ogg": "ogg",
+    "audio/opus": "ogg",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/mp4": "m4a",
+    "audio/x-m4a": "m4a",
+    "audio/m4a": "m4a",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/webm": "webm",
+    "audio/flac": "flac",
+    "video/mp4": "mp4",
+}
+
+
+def media_extra(
+    kind: str, file_id: str, duration: int | None, size: int | None, mime: str | None
+) -> dict[str, object]:
+    """What the inbox keeps about a recording until it is transcribed (no audio bytes)."""
+    return {
+        "media": kind,
+        "file_id": file_id,
+        "duration": duration,
+        "file_size": size,
+        "mime_type": mime or ("video/mp4" if kind == "video_note" else "audio/ogg"),
+    }
+
+
+class TelegramVoice:
+    def __init__(self, bot: Bot, sender: Sender, service: VoiceService, config: VoiceConfig):
+        self.bot = bot
+        self.sender = sender
+        self.service = service
+        self.config = config
+
+    def wants_voice_reply(self, from_voice: bool) -> bool:
+        mode = self.config.reply_with_voice
+        return mode == "always" or (mode == "auto" and from_voice)
+
+    async def transcript(self, target: Target, item: InboxItem) -> str | None:
+        """The recording's text, or None after telling the user why there is none."""
+        extra = item.extra
+        try:
+            self.service.check_limits(_int(extra.get("duration")), _int(extra.get("file_size")))
+            data = await self._download(str(extra["file_id"]))
+            mime = str(extra.get("mime_type") or "audio/ogg")
+            name = f"{extra.get('media', 'voice')}.{_EXTENSIONS.get(mime, 'ogg')}"
+            text = await self.service.transcribe(AudioInput(data, name, mime))
+        except VoiceError as exc:
+            await self._say(target, str(exc))
+            return None
+        if self.config.echo_transcript:
+            await self._say(target, f"🎤 {text}")
+        return text
+
+    async def reply(self, target: Target, answer: str) -> None:
+        """Send the answer as speech too (it was already sent as text)."""
+        spoken = " ".join(part.text for part in render(answer)) or answer
+        try:
+            audio = await self.service.speak(spoken)
+            await self.bot.send_voice(
+                target.chat_id,
+                voice=audio,
+                message_thread_id=target.thread_id,
+                filename="answer.ogg",
+            )
+        except (LLMError, TelegramError) as exc:
+            logger.warning("chat %s: voice reply failed: %s", target.chat_id, exc)
+
+    async def _download(self, file_id: str) -> bytes:
+        try:
+            file = await self.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise VoiceError(
+                    f"Telegram lets bots download files up to {TELEGRAM_DOWNLOAD_LIMIT_MB} MB, "
+                    "and this one is bigger. Could you send a shorter recording?"
+                ) from exc
+            logger.warning("getFile refused %s: %s", file_id, exc.message)
+            raise VoiceError("I couldn't download that recording from Telegram.") from exc
+        except TelegramError as exc:
+            logger.warning("download of %s failed: %s", file_id, exc)
+            raise VoiceError(
+                "I couldn't download that recording from Telegram just now. Please try again."
+            ) from exc
+
+    async def _say(self, target: Target, text: str) -> None:
+        try:
+            await self.sender.send(target, Part(text), first=True)
+        except ChannelError as exc:
+            logger.error("chat %s: message not delivered: %s", target.chat_id, exc)
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None

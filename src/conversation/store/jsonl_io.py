@@ -1,0 +1,156 @@
+"""Blocking file operations of the JSONL store, each one whole operation (open, write, fsync,
+close) so that the store makes one worker-thread hop per call instead of one per syscall."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from src.conversation.message import Message
+
+logger = logging.getLogger(__name__)
+
+BLOCK = 64 * 1024
+
+
+def line(data: dict[str, Any]) -> bytes:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return text.encode("utf-8", "surrogatepass")
+
+
+def append(path: Path, payload: bytes, header: bytes, check_tail: bool, fsync: bool) -> None:
+    """Append lines; a new file gets the header first. With `check_tail`, a last line torn by
+    a crash is closed off first, so the new lines stay readable."""
+    with open(path, "a+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            payload = header + payload
+        elif check_tail:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                logger.warning("store: %s ended inside a line; sealing it", path.name)
+                payload = b"\n" + payload
+        f.write(payload)
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+
+
+def read_messages(path: Path) -> list[Message]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return parse(data.split(b"\n"), path.name)
+
+
+def read_recent(path: Path, limit: int) -> list[Message]:
+    """The last `limit` messages, reading blocks backwards from the end of the file."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            chunks: list[bytes] = []
+            newlines, pos = 0, end
+            while pos > 0 and newlines <= limit + 1:
+                step = min(BLOCK, pos)
+                pos -= step
+                f.seek(pos)
+                chunk = f.read(step)
+                chunks.append(chunk)
+                newlines += chunk.count(b"\n")
+    except FileNotFoundError:
+        return []
+    lines = b"".join(reversed(chunks)).split(b"\n")
+    if pos > 0:
+        lines = lines[1:]  # the first piece may be a partial line
+    return parse(lines, path.name)[-limit:]
+
+
+def replace(target: Path, data: bytes, fsync: bool) -> None:
+    """Write-temp-then-rename, so readers see the old or the new file, never half."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def remove(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def read_json(path: Path) -> Any:
+    """The parsed file, or None if it does not exist."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def scan_sorted(directory: Path) -> list[tuple[float, Path]]:
+    """(mtime, path) of every history file, newest first."""
+    entries = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            if entry.name.endswith(".jsonl") and entry.is_file():
+                entries.append((entry.stat().st_mtime, Path(entry.path)))
+    entries.sort(key=lambda item: item[0], reverse=True)
+    return entries
+
+
+def read_header_id(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.readline()).get("conversation_id")
+        return value if isinstance(value, str) else None
+    except (OSError, ValueError, AttributeError):
+        logger.warning("store: %s has no readable header; not listed", path.name)
+        return None
+
+
+def read_markers(directory: Path) -> list[str]:
+    """The ids in the pending index, skipping temp files of `replace`."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    ids = []
+    for name in names:
+        if name.startswith("."):
+            continue  # a temp file of replace (in flight, or left by a crash)
+        try:
+            ids.append((directory / name).read_bytes().decode("utf-8", "surrogatepass"))
+        except (OSError, UnicodeDecodeError):
+            logger.warning("store: unreadable pending marker %s skipped", name)
+    return ids
+
+
+def parse(lines: list[bytes], name: str) -> list[Message]:
+    messages: list[Message] = []
+    last = len(lines) - 1
+    for number, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if "role" not in data and "conversation_id" in data:
+                continue  # the header line
+            messages.append(Message.from_dict(data))
+        except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an object
+            where = "torn last line" if number >= last - 1 else f"corrupt line {number + 1}"
+            logger.warning("store: %s: %s skipped (%s)", name, where, type(exc).__name__)
+    return messages

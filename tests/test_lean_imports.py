@@ -1,0 +1,29 @@
+"""The bot imports python-telegram-bot without Passport crypto, and nothing else breaks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.harness import ROOT
+
+SCRIPT = """
+import sys
+from src.ops.lean_imports import import_telegram_lean
+import_telegram_lean()
+assert "telegram.ext" in sys.modules
+assert not any(name.split(".")[0] == "cryptography" for name in sys.modules), "crypto loaded"
+import telegram._passport.credentials as credentials
+assert credentials.CRYPTO_INSTALLED is False
+import cryptography.hazmat.backends  # still importable for whoever needs it
+import_telegram_lean()  # a second call changes nothing
+print("ok")
+"""
+
+
+def test_telegram_is_imported_without_passport_crypto() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
