@@ -6,7 +6,8 @@ test:            ## install test dependencies and run lint, types and tests
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy src telegram_bot.py tests bench
 
-bench:           ## store benchmark (prints a markdown table)
+bench:           ## the end-to-end suite and the store benchmark (markdown tables)
+	.venv/bin/python -m bench.e2e
 	.venv/bin/python -m bench.store_append
 
 run:

@@ -187,7 +187,7 @@ def main() -> None:
     sections: dict[str, tuple[str, Callable[[], list[str]]]] = {
         "overhead": (
             "Overhead: one turn at a time, zero-latency model",
-            lambda: overhead(50 if quick else 1000),
+            lambda: overhead(20 if quick else 1000),
         ),
         "concurrency": (
             "Concurrency: N chats at once, 1 s model, rate limiter on (30/s)",
@@ -195,15 +195,15 @@ def main() -> None:
         ),
         "long": (
             "Long chats: turn latency by history length (file store)",
-            lambda: long_chats([10, 1000] if quick else [10, 1_000, 10_000], 5 if quick else 50),
+            lambda: long_chats([10, 1000] if quick else [10, 1_000, 10_000], 3 if quick else 50),
         ),
         "memory": (
             "Memory (RSS of the bot process)",
-            lambda: memory(1 if quick else 60, 50 if quick else 1000, 100 if quick else 10_000),
+            lambda: memory(0.5 if quick else 60, 20 if quick else 1000, 40 if quick else 10_000),
         ),
         "startup": (
             "Start-up: process start to first getUpdates",
-            lambda: startup(2 if quick else 5),
+            lambda: startup(1 if quick else 5),
         ),
     }
     chosen = [s for s in args.only.split(",") if s] or list(sections)

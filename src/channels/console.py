@@ -9,7 +9,7 @@ from typing import TextIO
 
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request
-from src.errors import AssistantError, LLMTimeoutError
+from src.errors import AssistantError, LLMTimeoutError, UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,12 @@ async def run_console(
         if text == "/reset":
             await coordinator.reset(CONVERSATION_ID)
             out.write("Conversation forgotten.\n")
+            continue
+        if text.startswith("/") and text[1:].split(maxsplit=1)[0] in coordinator.commands():
+            try:
+                out.write(await coordinator.handle_command(CONVERSATION_ID, text, None) + "\n")
+            except UserInputError as exc:
+                out.write(f"{exc}\n")
             continue
         sink = _PrintSink(out)
         try:

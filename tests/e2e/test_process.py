@@ -169,3 +169,19 @@ async def test_sigterm_abandons_a_hung_turn_cleanly(bots: BotRunner) -> None:
     assert texts.FAILED not in process.log
     again.signal(signal.SIGTERM)
     assert again.wait() == 0
+
+
+def test_console_answers_coordinator_commands(bots: BotRunner, tmp_path: Path) -> None:
+    config = bots.write_config(telegram={"bot_token": ""})
+    result = run_bot(
+        ["--console", "--config", str(config)],
+        tmp_path,
+        bots.env,
+        stdin="hello\n/usage\n/agent nobody\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "echo: hello"
+    assert any("test-model" in line for line in lines[1:])  # /usage names the model used
+    assert "Traceback" not in result.stdout + result.stderr
+    assert bots.model.request_count == 1  # commands cost no model tokens

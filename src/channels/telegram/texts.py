@@ -1,8 +1,10 @@
 """What the bot says on its own (not the model). Short, human, no internals."""
 
 HELP = (
-    "I'm your personal assistant. Write to me and I'll answer.\n\n"
+    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
     "/reset - forget this conversation and start fresh\n"
+    "/agent - show the assistants, or pin one for this chat\n"
+    "/usage - tokens used in this chat and their estimated cost\n"
     "/help - show this message"
 )
 START = "Hi! " + HELP
