@@ -3,9 +3,9 @@
 One table, partition key `pk` (S), sort key `sk` (N):
 
   pk = "c#<conversation id>"
-    sk >= 1   one message per item, in order (a message over PART_BYTES spans consecutive
-              items carrying `part`/`parts`); `d` holds the JSON (S), or zlib-compressed JSON
-              (B, with `z`) when that is smaller
+    sk >= 1   one message per item, in order; `d` holds its JSON (S), or over COMPRESS_OVER
+              bytes the zlib-compressed JSON (B, with `z`) when that is smaller; compressed
+              data over PART_BYTES spans consecutive items carrying `part`/`parts`
     sk = 0    the summary: `last_seq` (the sequence counter), `messages`, `updated_at`, and
               `list_key` so the sparse GSI `by_updated` lists conversations newest first
     sk = -1   the metadata record (`d`/`z` as for messages) with its version `ver`
@@ -87,11 +87,11 @@ def pack(data: Any) -> list[Item]:
         return [{"d": {"S": text}}]
     packed = zlib.compress(raw, 6)
     if len(packed) >= len(raw) and len(raw) <= PART_BYTES:
-        return [{"d": {"S": text}}]
-    body, flag = (packed, {"z": {"BOOL": True}}) if len(packed) < len(raw) else (raw, {})
-    if len(body) <= PART_BYTES:
-        return [{"d": {"B": body}, **flag}]
-    chunks = [body[i : i + PART_BYTES] for i in range(0, len(body), PART_BYTES)]
+        return [{"d": {"S": text}}]  # compression does not pay
+    flag = {"z": {"BOOL": True}}
+    if len(packed) <= PART_BYTES:
+        return [{"d": {"B": packed}, **flag}]
+    chunks = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
     return [
         {"d": {"B": chunk}, "part": number(i), "parts": number(len(chunks)), **flag}
         for i, chunk in enumerate(chunks)
@@ -103,12 +103,10 @@ def unpack(items: list[Item]) -> Any:
     first = items[0]["d"]
     if "S" in first:
         return json.loads(first["S"])
-    body = b"".join(bytes(item["d"]["B"]) for item in items)
-    if "z" in items[0]:
-        try:
-            body = zlib.decompress(body)
-        except zlib.error as exc:
-            raise ValueError(f"bad compressed data: {exc}") from None
+    try:
+        body = zlib.decompress(b"".join(bytes(item["d"]["B"]) for item in items))
+    except zlib.error as exc:
+        raise ValueError(f"bad compressed data: {exc}") from None
     return json.loads(body.decode("utf-8"))
 
 
