@@ -28,11 +28,11 @@ FAST = {"max_messages_per_second": 100_000}  # a local server has no flood limit
 def turn(p: Peers, chat: int, text: str, timeout: float = 30) -> float:
     """One turn; returns the bot-side latency in ms: from the update's delivery to the
     reply's arrival, minus the time the model server spent on the request."""
-    before = len(p.telegram.sent_messages(chat))
+    before = p.telegram.sent_counts().get(chat, 0)
     requests = len(p.model.timings)
     update_id = send(p, chat, text)
     wait_until_sync(
-        lambda: len(p.telegram.sent_messages(chat)) > before, timeout=timeout, interval=0.0005
+        lambda: p.telegram.sent_counts().get(chat, 0) > before, timeout=timeout, interval=0.0005
     )
     replied = reply_times(p)[chat][-1]
     delivered = p.telegram.delivered_at(update_id)
@@ -127,7 +127,8 @@ def _burst(p: Peers, chats: list[int], rounds: int, batch: int = 100) -> None:
     for _ in range(rounds):
         for i in range(0, len(chats), batch):
             group = chats[i : i + batch]
-            expected = {c: len(p.telegram.sent_messages(c)) + 1 for c in group}
+            counts = p.telegram.sent_counts()
+            expected = {c: counts.get(c, 0) + 1 for c in group}
             for chat in group:
                 send(p, chat, "a message of ordinary length for the memory benchmark")
             wait_replies(p, expected, timeout=120)

@@ -142,14 +142,10 @@ def wait_replies(peers: Peers, expected: dict[int, int], timeout: float) -> None
     """Wait until each chat has at least `expected[chat]` final messages."""
 
     def done() -> bool:
-        sent = peers.telegram.sent_messages()
-        counts: dict[int, int] = {}
-        for message in sent:
-            chat = message["chat"]["id"]
-            counts[chat] = counts.get(chat, 0) + 1
+        counts = peers.telegram.sent_counts()
         return all(counts.get(chat, 0) >= n for chat, n in expected.items())
 
-    wait_until_sync(done, timeout=timeout, interval=0.002, message="replies missing")
+    wait_until_sync(done, timeout=timeout, interval=0.01, message="replies missing")
 
 
 def reply_times(peers: Peers) -> dict[int, list[float]]:

@@ -179,15 +179,16 @@ async def test_streaming_off_sends_one_message(bots: BotRunner) -> None:
 async def test_typing_until_text_and_again_during_tools(bots: BotRunner) -> None:
     await bots.start(telegram={"typing_interval_s": 0.2, "stream_edit_interval": 0.2})
     bots.model.enqueue(
-        Reply.tool("get_current_time", delay_s=0.5),
-        Reply(text="It is noon, more or less.", delay_s=0.5),
+        Reply(text="Let me check.", tool_calls=[("get_current_time", {})], delay_s=0.5),
+        Reply(text="It is noon, more or less.", delay_s=0.8),
     )
     bots.telegram.push_message(OWNER, "time?")
     await bots.telegram.wait_for_messages(OWNER, 1)
-    actions = bots.telegram.calls("sendChatAction")
-    assert len(actions) >= 3 and all(c.params["action"] == "typing" for c in actions)
-    first_text = bots.telegram.calls("sendMessageDraft")[0].time
-    assert actions[0].time < first_text
+    actions = [c.time for c in bots.telegram.calls("sendChatAction")]
+    drafts = [(c.time, c.params["text"]) for c in bots.telegram.calls("sendMessageDraft")]
+    assert drafts[0][1] == "Let me check." and drafts[-1][1] == "It is noon, more or less."
+    assert actions[0] < drafts[0][0]  # "typing…" until the first text shows
+    assert any(drafts[0][0] < t < drafts[-1][0] for t in actions)  # and again while tools run
 
 
 async def test_group_messages_need_a_mention_reply_or_command(bots: BotRunner) -> None:

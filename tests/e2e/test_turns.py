@@ -182,6 +182,14 @@ async def test_forum_topics_are_separate_conversations(bots: BotRunner) -> None:
     bots.telegram.push_message(group, "topic one", user_id=OWNER, thread_id=11)
     bots.telegram.push_message(group, "topic two", user_id=OWNER, thread_id=12)
     await bots.telegram.wait_for_messages(group, 2)
+    # In groups the first chunk is sent while streaming, before the turn is stored: wait
+    # for the turn's end (the pending mark goes) before reading the history.
+    await wait_until(
+        lambda: (
+            not (bots.data_dir / ".pending").exists()
+            or not any((bots.data_dir / ".pending").iterdir())
+        )
+    )
     assert [m.content for m in await bots.history(f"{group}:11")] == [
         "topic one",
         "echo: topic one",

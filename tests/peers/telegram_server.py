@@ -361,6 +361,15 @@ class FakeTelegram:
         with self._lock:
             return copy.deepcopy([m for m in self._sent if chat_id in (None, m["chat"]["id"])])
 
+    def sent_counts(self) -> dict[int, int]:
+        """How many messages were sent to each chat (cheap: no copies, for busy polling)."""
+        with self._lock:
+            counts: dict[int, int] = {}
+            for message in self._sent:
+                chat = message["chat"]["id"]
+                counts[chat] = counts.get(chat, 0) + 1
+            return counts
+
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [m["text"] for m in self.sent_messages(chat_id)]
 
@@ -660,7 +669,10 @@ class FakeTelegram:
         arrived = time.monotonic()
         method = request.match_info["method"]
         key = method.lower()
-        params, files = await self._parse(request)
+        try:
+            params, files = await self._parse(request)
+        except ConnectionResetError:  # the client gave up mid-request (e.g. a cancelled task)
+            return web.Response(status=499)
         chat_id = params.get("chat_id")
         call = Call(
             method,

@@ -57,8 +57,12 @@ def build_application(config: Config) -> Application:
         .base_file_url(f"{base}/file/bot")
         .updater(None)
         .rate_limiter(
+            # `rate` messages a second, in bursts of at most a tenth of that: the small burst
+            # absorbs event-loop jitter, so the average really reaches `rate`.
             MessageRateLimiter(
-                overall_max_rate=config.telegram.max_messages_per_second, max_retries=5
+                overall_max_rate=max(1.0, config.telegram.max_messages_per_second / 10),
+                overall_time_period=0.1,
+                max_retries=5,
             )
         )
         .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)

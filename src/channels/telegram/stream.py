@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["draft", "edit", "off"]
 
+# Humans do not notice these delays; they spare quick answers a draft and a chat action
+# (each a Bot API call) that the final message would replace at once.
+FIRST_SHOW_DELAY_S = 0.05
+FIRST_TYPING_DELAY_S = 0.3
+
 
 @dataclass
 class _Shown:
@@ -48,6 +53,7 @@ class ReplyStream:
         self.typing_interval_s = typing_interval_s
         self.draft_id = draft_id
         self._buffer = ""
+        self._new_round = False
         self._shown_source = ""
         self._messages: list[_Shown] = []
         self._draft: Part | None = None
@@ -77,12 +83,15 @@ class ReplyStream:
     async def on_delta(self, text: str) -> None:
         if self.mode == "off" or self._closed:
             return
+        if self._new_round:
+            self._buffer, self._new_round = "", False
         self._buffer += text
         self._schedule()
 
     async def on_tool_call(self, name: str) -> None:
-        # Text written before a tool call is a preamble; the next round's answer replaces it.
-        self._buffer = ""
+        # Text written before a tool call is a preamble: it stays shown while the tools run,
+        # and the next round's answer replaces it.
+        self._new_round = True
         self._typing_wanted.set()
 
     # -- the end -----------------------------------------------------------------------
@@ -119,7 +128,10 @@ class ReplyStream:
     def _schedule(self) -> None:
         if self._flush_task is not None and not self._flush_task.done():
             return
-        delay = max(0.0, self._last_flush + self.interval_s - time.monotonic())
+        if self._last_flush == float("-inf"):
+            delay = FIRST_SHOW_DELAY_S  # an answer that arrives whole needs no draft
+        else:
+            delay = max(0.0, self._last_flush + self.interval_s - time.monotonic())
         self._flush_task = asyncio.create_task(self._flush_after(delay))
 
     async def _flush_after(self, delay: float) -> None:
@@ -154,7 +166,7 @@ class ReplyStream:
                 return
             if await self.sender.draft(self.target, self.draft_id, parts[-1]):
                 self._draft = parts[-1]
-                self._typing_wanted.clear()
+                self._text_shown()
                 return
             logger.info("chat %s: streaming with edits instead of drafts", self.target.chat_id)
             self.mode = "edit"
@@ -168,9 +180,15 @@ class ReplyStream:
             else:
                 message_id = await self.sender.send(self.target, part, first=index == 0)
                 self._messages.append(_Shown(message_id, part))
-        self._typing_wanted.clear()
+        self._text_shown()
+
+    def _text_shown(self) -> None:
+        """Text is visible: "typing…" stops, unless tools are still running."""
+        if not self._new_round:
+            self._typing_wanted.clear()
 
     async def _keep_typing(self) -> None:
+        await asyncio.sleep(FIRST_TYPING_DELAY_S)  # a quick answer needs no "typing…"
         while True:
             await self._typing_wanted.wait()
             await self.sender.typing(self.target)
