@@ -180,6 +180,7 @@ def import_profile(python: str, top: int = 10) -> list[tuple[str, float]]:
     """Cumulative import time (ms) of the top-level packages `python telegram_bot.py` loads."""
     code = (
         "import sys; sys.argv = ['telegram_bot.py']; import telegram_bot, runpy; "
+        "from src.ops.lean_imports import import_telegram_lean; import_telegram_lean(); "
         "import src.runtime, src.channels.telegram.service"
     )
     result = subprocess.run(
