@@ -51,33 +51,31 @@ class AudioState:
     speech_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def probe(data: bytes) -> tuple[str | None, str | None, float | None]:
-    """(format, codec, duration in s) as ffprobe reads them, or Nones."""
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(data)
-        f.flush()
-        process = await asyncio.create_subprocess_exec(
-            "ffprobe",
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-            f.name,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        out, _ = await process.communicate()
-    if process.returncode != 0:
-        return None, None, None
-    info = json.loads(out or b"{}")
+FFPROBE = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
+
+
+def summarize(info: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+    """(format, codec, duration in s) of the first audio stream in ffprobe's JSON."""
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
         return None, None, None
     fmt = str(info.get("format", {}).get("format_name", "")).split(",")[0] or None
     duration = info.get("format", {}).get("duration")
     return fmt, streams[0].get("codec_name"), float(duration) if duration else None
+
+
+async def probe(data: bytes) -> tuple[str | None, str | None, float | None]:
+    """(format, codec, duration in s) as ffprobe reads them, or Nones."""
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        process = await asyncio.create_subprocess_exec(
+            *FFPROBE, f.name, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        out, _ = await process.communicate()
+    if process.returncode != 0:
+        return None, None, None
+    return summarize(json.loads(out or b"{}"))
 
 
 async def synthesize(text: str, response_format: str) -> bytes:

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.peers.openai_audio import FFPROBE, summarize
+
 
 def require(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
@@ -52,27 +54,9 @@ def probe(data: bytes) -> dict[str, object]:
     with tempfile.NamedTemporaryFile() as f:
         f.write(data)
         f.flush()
-        out = subprocess.run(
-            [
-                "ffprobe",
-                "-v",
-                "error",
-                "-print_format",
-                "json",
-                "-show_format",
-                "-show_streams",
-                f.name,
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
-    info = json.loads(out)
-    stream = info["streams"][0]
-    return {
-        "format": info["format"]["format_name"],
-        "codec": stream["codec_name"],
-        "duration": float(info["format"]["duration"]),
-    }
+        out = subprocess.run([*FFPROBE, f.name], check=True, capture_output=True).stdout
+    fmt, codec, duration = summarize(json.loads(out))
+    return {"format": fmt, "codec": codec, "duration": duration}
 
 
 def _encode(source: Path, args: list[str]) -> bytes:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from src.config import DynamoDBStoreConfig
 from src.conversation.store.base_store import ConversationInfo
-from src.conversation.store.dynamodb_client import DynamoDBClient, RequestError
+from src.conversation.store.dynamodb_client import RequestError
 from src.conversation.store.dynamodb_codec import (
     INDEX_NAME,
     LIST_KEY,
@@ -23,18 +22,10 @@ from src.conversation.store.dynamodb_codec import (
     pending_sort_key,
     unpack_record,
 )
-from src.conversation.store.dynamodb_requests import CONDITIONAL, key
+from src.conversation.store.dynamodb_requests import CONDITIONAL, TableClient, key
 
 
-class RecordRequests:
-    def __init__(self, client: DynamoDBClient, config: DynamoDBStoreConfig) -> None:
-        self.client = client
-        self.table = config.table
-        self.ttl_days = config.ttl_days
-
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        return self.client.call_sync(operation, TableName=self.table, **params)
-
+class RecordRequests(TableClient):
     def list_conversations(self, limit: int, offset: int) -> list[ConversationInfo]:
         """Newest first from the sparse index on the summaries: no scan."""
         params: dict[str, Any] = {

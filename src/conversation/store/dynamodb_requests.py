@@ -32,7 +32,9 @@ def key(pk: str, sk: int) -> Item:
     return {"pk": {"S": pk}, "sk": number(sk)}
 
 
-class TableRequests:
+class TableClient:
+    """Synchronous requests on the configured table (run in the store's worker threads)."""
+
     def __init__(self, client: DynamoDBClient, config: DynamoDBStoreConfig) -> None:
         self.client = client
         self.table = config.table
@@ -41,6 +43,8 @@ class TableRequests:
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         return self.client.call_sync(operation, TableName=self.table, **params)
 
+
+class TableRequests(TableClient):
     # -- writing messages --------------------------------------------------------------
 
     def reserve(self, pk: str, size: int, count: int) -> int:
