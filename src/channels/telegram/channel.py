@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application
 
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request
@@ -19,7 +19,6 @@ from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers, texts
 from src.channels.telegram.formatting import plain_parts
 from src.channels.telegram.poller import Poller
-from src.channels.telegram.ratelimit import MessageRateLimiter
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
 from src.channels.telegram.voice import TelegramVoice
@@ -48,28 +47,6 @@ class Notice:
     text: str
 
 
-def build_application(config: Config) -> Application:
-    base = config.telegram.api_base_url.rstrip("/")
-    return (
-        ApplicationBuilder()
-        .token(config.telegram.bot_token.get_secret_value())
-        .base_url(f"{base}/bot")
-        .base_file_url(f"{base}/file/bot")
-        .updater(None)
-        .rate_limiter(
-            # `rate` messages a second, in bursts of at most a tenth of that: the small burst
-            # absorbs event-loop jitter, so the average really reaches `rate`.
-            MessageRateLimiter(
-                overall_max_rate=max(1.0, config.telegram.max_messages_per_second / 10),
-                overall_time_period=0.1,
-                max_retries=5,
-            )
-        )
-        .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)
-        .build()
-    )
-
-
 class TelegramChannel:
     def __init__(
         self,
@@ -89,7 +66,7 @@ class TelegramChannel:
         self._allowed = set(config.telegram.allowed_user_ids) | set(config.telegram.admin_user_ids)
         self._refused_at: dict[int, float] = {}
         self.group_mode = config.telegram.group_mode
-        self.voice = _voice(config, application, self.sender)
+        self.voice = TelegramVoice.create(config, application.bot, self.sender)
         handlers.register(application, self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -301,11 +278,3 @@ class TelegramChannel:
                 await self.sender.send(target, part, first=index == 0)
         except ChannelError as exc:
             logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
-
-
-def _voice(config: Config, application: Application, sender: Sender) -> TelegramVoice | None:
-    if not config.voice.enabled:
-        return None
-    from src.voice.service import VoiceService
-
-    return TelegramVoice(application.bot, sender, VoiceService(config), config.voice)

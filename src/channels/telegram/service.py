@@ -8,7 +8,8 @@ import logging
 
 from telegram.error import InvalidToken, NetworkError
 
-from src.channels.telegram.channel import TelegramChannel, build_application
+from src.channels.telegram.app import build_application
+from src.channels.telegram.channel import TelegramChannel
 from src.channels.telegram.poller import FatalPollingError
 from src.config import Config
 from src.errors import ConversationError

@@ -10,7 +10,7 @@ from telegram.error import BadRequest, TelegramError
 from src.channels.inbox import InboxItem
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
-from src.config import VoiceConfig
+from src.config import Config, VoiceConfig
 from src.errors import ChannelError, LLMError
 from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceError, VoiceService
 
@@ -51,6 +51,13 @@ class TelegramVoice:
         self.sender = sender
         self.service = service
         self.config = config
+
+    @classmethod
+    def create(cls, config: Config, bot: Bot, sender: Sender) -> TelegramVoice | None:
+        """The voice handling the config asks for (None when voice is off)."""
+        if not config.voice.enabled:
+            return None
+        return cls(bot, sender, VoiceService(config), config.voice)
 
     def wants_voice_reply(self, from_voice: bool) -> bool:
         mode = self.config.reply_with_voice
