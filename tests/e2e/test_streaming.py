@@ -257,3 +257,16 @@ async def test_commands_menu_is_registered(bots: BotRunner) -> None:
     await bots.start()
     names = [c["command"] for c in bots.telegram.commands]
     assert {"start", "help", "reset"} <= set(names)
+
+
+async def test_when_edits_fail_the_final_text_is_sent_anew(bots: BotRunner) -> None:
+    bots.telegram.unsupported_methods = {"sendMessageDraft", "editMessageText"}
+    await bots.start(telegram={"stream_edit_interval": 0.2})
+    text = "Streamed on a server that can neither draft nor edit. " * 4
+    bots.model.enqueue(Reply(text=text, chunk_delay_s=0.05))
+    bots.telegram.push_message(OWNER, "hi")
+    await wait_until(lambda: text.strip() in bots.telegram.texts(OWNER), timeout=20)
+    await asyncio.sleep(0.3)
+    assert bots.telegram.texts(OWNER)[-1] == text.strip()  # the last message is the answer
+    deletes = bots.telegram.calls("deleteMessage")
+    assert len(deletes) == len(bots.telegram.sent_messages(OWNER)) - 1  # partials removed

@@ -104,11 +104,14 @@ class Sender:
                 if not final:
                     return False
                 await asyncio.sleep(_seconds(exc) + 0.1)
-            except TelegramError as exc:
+            except NetworkError as exc:  # InvalidToken (404) etc. are not NetworkErrors
                 logger.warning("chat %s: edit failed: %s", target.chat_id, exc)
                 if not final:
                     return False
                 await asyncio.sleep(1.0)
+            except TelegramError as exc:  # refused for good: the caller sends anew
+                logger.warning("chat %s: edit refused: %s", target.chat_id, exc)
+                return False
         return False
 
     async def delete(self, target: Target, message_id: int) -> None:

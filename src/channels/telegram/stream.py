@@ -112,9 +112,14 @@ class ReplyStream:
             for index, part in enumerate(parts):
                 if index < len(self._messages):
                     shown = self._messages[index]
-                    if shown.part != part:
-                        await self.sender.edit(self.target, shown.message_id, part, final=True)
-                        shown.part = part
+                    if shown.part != part and not await self.sender.edit(
+                        self.target, shown.message_id, part, final=True
+                    ):
+                        # The edit cannot be made (edits unsupported, message gone): the
+                        # final text goes out as a new message instead of a stale partial.
+                        await self.sender.delete(self.target, shown.message_id)
+                        shown.message_id = await self.sender.send(self.target, part, index == 0)
+                    shown.part = part
                 else:
                     message_id = await self.sender.send(self.target, part, first=index == 0)
                     self._messages.append(_Shown(message_id, part))
