@@ -13,51 +13,37 @@ import asyncio
 import os
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from tests.harness import OWNER, BotRunner
-from tests.peers.openai_server import FakeOpenAI, Reply
+from bench.harness import in_process_bot
+from tests.harness import OWNER
+from tests.peers.openai_server import Reply
 from tests.peers.serve import wait_until
-from tests.peers.telegram_server import FakeTelegram
 
 
 async def measure(turns: int, edits: bool) -> list[float]:
-    os.environ["PTB_TIMEDELTA"] = "true"
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as telegram:
-        model = FakeOpenAI(api_key="sk-test", chunk_chars=10)
-        model.start()
-        if edits:
-            telegram.unsupported_methods = {"sendMessageDraft"}
-        runner = BotRunner(Path(tmp), telegram, model)
-        await runner.start(telegram={"stream_edit_interval": 0.2})
-        method = "editMessageText" if edits else "sendMessageDraft"
-        results = []
-        try:
-            for turn in range(turns):
-                model.enqueue(
-                    Reply(
-                        text="streamed words " * 26,
-                        chunk_delay_s=float(os.environ.get("BENCH_CHUNK_DELAY", "0.02")),
-                    )
-                )
-                before = time.monotonic()
-                telegram.push_message(OWNER, f"turn {turn}")
-                await telegram.wait_for_messages(OWNER, turn + 1, timeout=30)
-                tokens = [t for t in model.first_token_times if t >= before]
-                names = {method.lower(), "sendmessage"}
-                shown = [
-                    c.time
-                    for c in telegram.calls()
-                    if c.method.lower() in names and c.time >= tokens[0]
-                ]
-                results.append((min(shown) - tokens[0]) * 1000)
-                await wait_until(lambda: not telegram.pending_updates())
-        finally:
-            await runner.close()
-            model.stop()
-        return results
+    unsupported = {"sendMessageDraft"} if edits else set()
+    method = "editMessageText" if edits else "sendMessageDraft"
+    names = {method.lower(), "sendmessage"}
+    delay = float(os.environ.get("BENCH_CHUNK_DELAY", "0.02"))
+    results = []
+    async with in_process_bot(
+        unsupported, chunk_chars=10, telegram={"stream_edit_interval": 0.2}
+    ) as (telegram, model):
+        for turn in range(turns):
+            model.enqueue(Reply(text="streamed words " * 26, chunk_delay_s=delay))
+            before = time.monotonic()
+            telegram.push_message(OWNER, f"turn {turn}")
+            await telegram.wait_for_messages(OWNER, turn + 1, timeout=30)
+            first_token = min(t for t in model.first_token_times if t >= before)
+            shown = [
+                c.time
+                for c in telegram.calls()
+                if c.method.lower() in names and c.time >= first_token
+            ]
+            results.append((min(shown) - first_token) * 1000)
+            await wait_until(lambda: not telegram.pending_updates())
+    return results
 
 
 def main() -> None:

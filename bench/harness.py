@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.harness import BotRunner
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.serve import wait_until_sync
 from tests.peers.telegram_server import FakeTelegram
@@ -34,6 +35,25 @@ class Peers:
     telegram: FakeTelegram
     model: FakeOpenAI
     workdir: Path
+
+
+@contextlib.asynccontextmanager
+async def in_process_bot(
+    unsupported: set[str] | None = None, chunk_chars: int = 20, **overrides: Any
+) -> AsyncIterator[tuple[FakeTelegram, FakeOpenAI]]:
+    """The real bot as a task in this event loop (tests/harness.py), with the local servers."""
+    os.environ["PTB_TIMEDELTA"] = "true"
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, FakeTelegram() as telegram:
+        telegram.unsupported_methods = set(unsupported or ())
+        model = FakeOpenAI(api_key="sk-test", chunk_chars=chunk_chars)
+        model.start()
+        runner = BotRunner(Path(tmp), telegram, model)
+        try:
+            await runner.start(**overrides)
+            yield telegram, model
+        finally:
+            await runner.close()
+            model.stop()
 
 
 @contextlib.contextmanager

@@ -15,38 +15,25 @@ import asyncio
 import os
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from tests.harness import OWNER, BotRunner
-from tests.peers.openai_server import FakeOpenAI
-from tests.peers.telegram_server import FakeTelegram
+from bench.harness import in_process_bot
+from tests.harness import OWNER
 from tests.voice.audio import tone
 
 
 async def measure(seconds: int, convert: bool, runs: int) -> list[float]:
-    os.environ["PTB_TIMEDELTA"] = "true"
     note = tone(float(seconds))
-    with tempfile.TemporaryDirectory() as tmp, FakeTelegram() as telegram:
-        model = FakeOpenAI(api_key="sk-test")
-        model.start()
-        runner = BotRunner(Path(tmp), telegram, model)
-        voice = {"upload_format": "wav" if convert else "original", "echo_transcript": False}
-        await runner.start(voice=voice, telegram={"streaming": False})
-        results = []
-        try:
-            for run in range(runs):
-                before = time.monotonic()
-                telegram.push_voice(OWNER, note, duration=seconds)
-                await telegram.wait_for_messages(OWNER, run + 1, timeout=60)
-                assert model.audio.transcriptions, telegram.texts(OWNER)
-                arrival = model.audio.transcriptions[-1].received_at
-                results.append((arrival - before) * 1000)
-        finally:
-            await runner.close()
-            model.stop()
-        return results
+    voice = {"upload_format": "wav" if convert else "original", "echo_transcript": False}
+    results = []
+    async with in_process_bot(voice=voice, telegram={"streaming": False}) as (telegram, model):
+        for run in range(runs):
+            before = time.monotonic()
+            telegram.push_voice(OWNER, note, duration=seconds)
+            await telegram.wait_for_messages(OWNER, run + 1, timeout=60)
+            assert model.audio.transcriptions, telegram.texts(OWNER)
+            results.append((model.audio.transcriptions[-1].received_at - before) * 1000)
+    return results
 
 
 def main() -> None:

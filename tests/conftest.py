@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -63,6 +64,22 @@ async def bots(
         yield runner
     finally:
         await runner.close()
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's moto server (DynamoDB), with this test's environment pointing at it."""
+    from tests.peers.dynamodb import shared_endpoint, use_endpoint
+
+    url = shared_endpoint("moto")
+    use_endpoint(monkeypatch, url)
+    return url
+
+
+@pytest.fixture
+def table() -> str:
+    """A fresh DynamoDB table name, so tests on a shared server never meet."""
+    return f"ddb-{uuid.uuid4().hex[:12]}"
 
 
 def pytest_report_header() -> str:

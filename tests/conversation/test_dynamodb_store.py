@@ -8,7 +8,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
@@ -30,18 +29,6 @@ def endpoint(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     url = shared_endpoint(request.param)
     use_endpoint(monkeypatch, url)
     return url
-
-
-@pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> str:
-    url = shared_endpoint("moto")
-    use_endpoint(monkeypatch, url)
-    return url
-
-
-@pytest.fixture
-def table() -> str:
-    return f"ddb-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,8 @@ from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
 from src.conversation.store.dynamodb_store import DynamoDBStore
 from tests.harness import OWNER, ROOT, BotRunner
-from tests.peers.dynamodb import DynamoDBProxy, shared_endpoint, use_endpoint
+from tests.peers.dynamodb import DynamoDBProxy
 from tests.peers.openai_server import Reply
-
-
-@pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> str:
-    url = shared_endpoint("moto")
-    use_endpoint(monkeypatch, url)
-    return url
-
-
-@pytest.fixture
-def table() -> str:
-    return f"bot-{uuid.uuid4().hex[:12]}"
 
 
 def dynamodb(table: str, create: bool = True) -> dict[str, Any]:

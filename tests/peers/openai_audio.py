@@ -78,6 +78,12 @@ async def probe(data: bytes) -> tuple[str | None, str | None, float | None]:
     return summarize(json.loads(out or b"{}"))
 
 
+def sine_command(seconds: float, frequency: int, output_args: list[str]) -> list[str]:
+    """ffmpeg arguments for a mono sine tone written to stdout."""
+    tone = f"sine=frequency={frequency}:duration={seconds}"
+    return ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", tone, "-ac", "1", *output_args, "pipe:1"]
+
+
 async def synthesize(text: str, response_format: str) -> bytes:
     """A real audio file: a tone lasting about as long as the text would take to say."""
     seconds = min(10.0, max(0.5, len(text) / 15))
@@ -88,21 +94,9 @@ async def synthesize(text: str, response_format: str) -> bytes:
         "aac": ["-f", "adts"],
         "flac": ["-f", "flac"],
     }
-    args = codec.get(response_format, codec["mp3"])
+    command = sine_command(seconds, 440, codec.get(response_format, codec["mp3"]))
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:duration={seconds}",
-        "-ac",
-        "1",
-        *args,
-        "pipe:1",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
     out, _ = await process.communicate()
     return out

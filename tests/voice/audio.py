@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.peers.openai_audio import FFPROBE, summarize
+from tests.peers.openai_audio import FFPROBE, sine_command, summarize
 
 
 def require(*tools: str) -> None:
@@ -33,20 +33,9 @@ def tone(seconds: float, fmt: str = "ogg") -> bytes:
     """A sine tone of the given length, as OGG/Opus (or mp3/wav)."""
     require("ffmpeg")
     args = {"ogg": ["-c:a", "libopus", "-f", "ogg"], "mp3": ["-f", "mp3"], "wav": ["-f", "wav"]}
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=300:duration={seconds}",
-        "-ac",
-        "1",
-        *args[fmt],
-        "pipe:1",
-    ]
-    return subprocess.run(command, check=True, capture_output=True).stdout
+    return subprocess.run(
+        sine_command(seconds, 300, args[fmt]), check=True, capture_output=True
+    ).stdout
 
 
 def probe(data: bytes) -> dict[str, object]:

@@ -29,7 +29,7 @@ def addressed_text(message: Message, username: str, bot_id: int, mode: str) -> s
             mentioned = True
         elif entity.user is not None and entity.user.id == bot_id:
             mentioned = True
-    if mode == "all" or mentioned or _replies_to_bot(message, bot_id):
+    if mode == "all" or mentioned or replies_to_bot(message, bot_id):
         pattern = re.compile(re.escape(f"@{username}"), re.IGNORECASE)
         return " ".join(pattern.sub("", text).split())
     return None
@@ -54,7 +54,7 @@ def _quoted(message: Message) -> str:
     return replied.text or replied.caption or ""
 
 
-def _replies_to_bot(message: Message, bot_id: int) -> bool:
+def replies_to_bot(message: Message, bot_id: int) -> bool:
     replied = message.reply_to_message
     if replied is None or replied.forum_topic_created is not None:
         return False

@@ -10,8 +10,9 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from src.channels.inbox import InboxItem
 from src.channels.telegram import texts
-from src.channels.telegram.groups import addressed_text, with_reply_context
+from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
+from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
 
 if TYPE_CHECKING:
@@ -96,8 +97,7 @@ class _Handlers:
         kind = "voice" if message.voice else "audio" if message.audio else "video_note"
         media = message.voice or message.audio or message.video_note
         assert media is not None
-        duration = media.duration
-        seconds = int(duration.total_seconds()) if hasattr(duration, "total_seconds") else duration
+        seconds = None if media.duration is None else int(as_seconds(media.duration))
         mime = getattr(media, "mime_type", None)
         extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
         await self._accept(update, "voice", message.caption or "", extra)
@@ -140,7 +140,7 @@ class _Handlers:
         if message.chat.type == "private":
             return False
         mode = self.channel.group_mode
-        return mode == "off" or (mode == "mention" and not _replies_to(message, context.bot.id))
+        return mode == "off" or (mode == "mention" and not replies_to_bot(message, context.bot.id))
 
     async def edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -171,8 +171,3 @@ class _Handlers:
             extra={"chat_type": message.chat.type, **(extra or {})},
         )
         await self.channel.accept(conversation_id(message), item)
-
-
-def _replies_to(message: Message, bot_id: int) -> bool:
-    replied = message.reply_to_message
-    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id

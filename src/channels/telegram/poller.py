@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from src.channels.telegram.sender import as_seconds
+
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message"]
@@ -49,7 +51,7 @@ class Poller:
             try:
                 updates = await self._poll()
             except RetryAfter as exc:
-                await self._sleep(_seconds(exc.retry_after))
+                await self._sleep(as_seconds(exc.retry_after))
                 continue
             except (InvalidToken, Forbidden) as exc:
                 raise FatalPollingError(f"Telegram refused the bot token: {exc.message}") from exc
@@ -108,8 +110,3 @@ class Poller:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
         except TimeoutError:
             pass
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -70,7 +70,7 @@ class Sender:
                     continue
                 raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc) + 0.1)
+                await asyncio.sleep(as_seconds(exc.retry_after) + 0.1)
             except TimedOut as exc:
                 # It may have arrived: sending again could show the user a duplicate.
                 raise ChannelError(f"sendMessage timed out in chat {target.chat_id}") from exc
@@ -103,7 +103,7 @@ class Sender:
             except RetryAfter as exc:
                 if not final:
                     return False
-                await asyncio.sleep(_seconds(exc) + 0.1)
+                await asyncio.sleep(as_seconds(exc.retry_after) + 0.1)
             except NetworkError as exc:  # InvalidToken (404) etc. are not NetworkErrors
                 logger.warning("chat %s: edit failed: %s", target.chat_id, exc)
                 if not final:
@@ -171,6 +171,7 @@ def _entity_error(exc: BadRequest) -> bool:
     return "entit" in message or "parse" in message
 
 
-def _seconds(exc: RetryAfter) -> float:
-    value = exc.retry_after
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+def as_seconds(value: object) -> float:
+    """python-telegram-bot durations are timedeltas (PTB_TIMEDELTA) or plain numbers."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
