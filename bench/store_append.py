@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from src.conversation.message import Message
+from src.conversation.store.base_store import ConversationStore
 from src.conversation.store.file_store import FileStore
 
 WORDS = (
@@ -66,6 +67,21 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def probes(
+    store: ConversationStore, fresh: list[Message], expected: int
+) -> tuple[Callable[[int], Awaitable[None]], Callable[[int], Awaitable[None]]]:
+    """The two timed actions: append fresh message i, and load the model's window."""
+
+    async def append(i: int) -> None:
+        await store.append_messages(CONVERSATION, [fresh[i]])
+
+    async def load(_: int) -> None:
+        got = await store.load_recent(CONVERSATION, RECENT)
+        assert len(got) == min(RECENT, expected), len(got)
+
+    return append, load
+
+
 async def timed(runs: int, action: Callable[[int], Awaitable[object]]) -> list[float]:
     samples = []
     for i in range(runs):
@@ -83,13 +99,7 @@ async def measure(size: int, appends: int, loads: int, fsync: bool) -> dict[str,
         await store.save_conversation(CONVERSATION, [message(rnd, i) for i in range(size)])
         file_mb = sum(p.stat().st_size for p in store.directory.glob("*.jsonl")) / 1e6
         fresh = [message(rnd, size + i) for i in range(appends)]
-
-        async def append(i: int) -> None:
-            await store.append_messages(CONVERSATION, [fresh[i]])
-
-        async def load(_: int) -> None:
-            got = await store.load_recent(CONVERSATION, RECENT)
-            assert len(got) == min(RECENT, size + appends), len(got)
+        append, load = probes(store, fresh, size + appends)
 
         append_s = await timed(appends, append)
         load_s = await timed(loads, load)

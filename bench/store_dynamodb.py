@@ -15,7 +15,7 @@ import random
 import statistics
 import uuid
 
-from bench.store_append import CONVERSATION, RECENT, message, percentile, timed
+from bench.store_append import CONVERSATION, RECENT, message, percentile, probes, timed
 from src.channels.inbox import Inbox, InboxItem
 from src.config import DynamoDBStoreConfig
 from src.conversation.store.dynamodb_store import DynamoDBStore
@@ -52,13 +52,7 @@ async def measure(size: int, appends: int, loads: int, turns: int) -> dict[str, 
         for start in range(0, size, _FILL_BATCH):
             await store.append_messages(CONVERSATION, history[start : start + _FILL_BATCH])
         fresh = [message(rnd, size + i) for i in range(appends)]
-
-        async def append(i: int) -> None:
-            await store.append_messages(CONVERSATION, [fresh[i]])
-
-        async def load(_: int) -> None:
-            got = await store.load_recent(CONVERSATION, RECENT)
-            assert len(got) == min(RECENT, size + appends), len(got)
+        append, load = probes(store, fresh, size + appends)
 
         read0, write0 = store.capacity.snapshot()
         append_s = await timed(appends, append)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from src.conversation.store.file_store import FileStore
 from tests.harness import BotRunner
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
@@ -64,6 +65,15 @@ async def bots(
         yield runner
     finally:
         await runner.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[FileStore]:
+    """An opened file store in the test's directory (modules may define their own)."""
+    store = FileStore(tmp_path / "store", fsync=True)
+    await store.open()
+    yield store
+    await store.close()
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -28,14 +27,6 @@ async def until(condition: Callable[[], bool]) -> None:
 
 def item(update_id: int, text: str = "hi", kind: str = "text") -> InboxItem:
     return InboxItem(update_id=update_id, kind=kind, text=text, user_id=7, chat_id=7)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[FileStore]:
-    store = FileStore(tmp_path / "store", fsync=True)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ seeded `random.Random`: every run checks the same 1,500 histories, and a failure
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -240,14 +239,6 @@ def test_random_histories_give_valid_windows(block: int) -> None:
 
 
 # -- ConversationManager on a FileStore -----------------------------------------------------
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[FileStore]:
-    store = FileStore(tmp_path / "store", fsync=True)
-    await store.open()
-    yield store
-    await store.close()
 
 
 def history_lines(store: FileStore) -> list[bytes]:
