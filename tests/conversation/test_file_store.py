@@ -224,6 +224,38 @@ async def test_load_recent_with_a_line_ending_on_the_block_boundary(
         assert await store.load_recent("c", limit) == history[-limit:]
 
 
+async def test_load_recent_of_a_long_file_parses_the_tail_only_and_skips_a_corrupt_line(
+    store: FileStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.append_messages("c", [user(f"m{i}") for i in range(10)])
+    path = history_path(store, "c")
+    with path.open("ab") as f:
+        f.write(b"early garbage\n")
+    await store.append_messages("c", [user(f"m{i}") for i in range(10, 1000)])
+    with path.open("ab") as f:
+        f.write(b"not json\n")
+    await store.append_messages("c", [user("last")])
+    with caplog.at_level(logging.WARNING, logger="src.conversation.store.jsonl_io"):
+        recent = await store.load_recent("c", 3)
+    assert [m.content for m in recent] == ["m998", "m999", "last"]
+    assert caplog.text.count("skipped") == 1  # the early garbage, outside the tail: not parsed
+
+
+async def test_an_empty_marker_left_by_a_crash_is_resolved_through_the_metadata(
+    store: FileStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash between creating a marker and writing its id leaves it empty: the id is then
+    read from the conversation's metadata; with no metadata, the marker names nothing."""
+    for cid in ("with meta", "without meta"):
+        await store.set_pending(cid, True)
+    await store.save_metadata("with meta", {"pending": [1]})
+    for marker in (store.directory / ".pending").iterdir():
+        marker.write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="src.conversation.store.jsonl_io"):
+        assert await store.list_pending() == ["with meta"]
+    assert "names no readable conversation" in caplog.text
+
+
 async def test_replacing_files_leaves_no_temp_files(store: FileStore) -> None:
     for round_ in range(3):
         await store.save_conversation("c", [user(f"v{round_}")])

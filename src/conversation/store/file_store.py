@@ -15,7 +15,6 @@ blocks, and a turn costs a handful of thread hops, not one per syscall.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import json
 import logging
@@ -56,9 +55,9 @@ class FileStore(ConversationStore):
         self._pending_dir = self.directory / ".pending"
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._checked_tail: set[str] = set()
-        # Metadata as last written by this process (one bot owns a store directory): a read
-        # is a copy from here instead of a file read, which saves a thread hop per update.
-        self._meta_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Metadata as last written by this process (one bot owns a store directory), kept
+        # encoded: a read decodes a fresh copy instead of reading the file (a thread hop).
+        self._meta_cache: OrderedDict[str, bytes] = OrderedDict()
 
     def _paths(self, conversation_id: str) -> tuple[str, Path, Path]:
         stem = file_stem(conversation_id)
@@ -150,7 +149,7 @@ class FileStore(ConversationStore):
         cached = self._meta_cache.get(conversation_id)
         if cached is not None:
             self._meta_cache.move_to_end(conversation_id)
-            return copy.deepcopy(cached)
+            return dict(json.loads(cached)["data"])
         _, _, meta = self._paths(conversation_id)
         try:
             data = await self._run(f"read {meta.name}", jsonl_io.read_json, meta)
@@ -168,7 +167,7 @@ class FileStore(ConversationStore):
         encoded = body.encode("utf-8", "surrogatepass")
         async with self._lock(stem):
             await self._run(f"save {meta.name}", jsonl_io.replace, meta, encoded, self.fsync)
-            self._meta_cache[conversation_id] = copy.deepcopy(data)
+            self._meta_cache[conversation_id] = encoded
             self._meta_cache.move_to_end(conversation_id)
             if len(self._meta_cache) > _META_CACHE_SIZE:
                 self._meta_cache.popitem(last=False)
@@ -177,12 +176,14 @@ class FileStore(ConversationStore):
         marker = self._pending_dir / file_stem(conversation_id)
         if pending:
             data = conversation_id.encode("utf-8", "surrogatepass")
-            await self._run("update the pending index", jsonl_io.replace, marker, data, self.fsync)
+            await self._run("update the pending index", jsonl_io.write_marker, marker, data)
         else:
             await self._run("update the pending index", jsonl_io.remove, marker)
 
     async def list_pending(self) -> list[str]:
-        return await self._run("read the pending index", jsonl_io.read_markers, self._pending_dir)
+        return await self._run(
+            "read the pending index", jsonl_io.read_markers, self._pending_dir, self.directory
+        )
 
 
 def _makedirs(path: Path) -> None:

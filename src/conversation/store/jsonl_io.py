@@ -68,7 +68,13 @@ def read_recent(path: Path, limit: int) -> list[Message]:
     lines = b"".join(reversed(chunks)).split(b"\n")
     if pos > 0:
         lines = lines[1:]  # the first piece may be a partial line
-    return parse(lines, path.name)[-limit:]
+    # Parse only the tail: the last `limit` lines that hold something, plus two, so a torn
+    # or corrupt line among them still leaves `limit` messages when the file has them.
+    kept, start = 0, len(lines)
+    while start > 0 and kept < limit + 2:
+        start -= 1
+        kept += bool(lines[start].strip())
+    return parse(lines[start:], path.name)[-limit:]
 
 
 def replace(target: Path, data: bytes, fsync: bool) -> None:
@@ -122,8 +128,18 @@ def read_header_id(path: Path) -> str | None:
         return None
 
 
-def read_markers(directory: Path) -> list[str]:
-    """The ids in the pending index, skipping temp files of `replace`."""
+def write_marker(path: Path, data: bytes) -> None:
+    """Write a small pending marker in place: no temp file, no fsync of its own. A process
+    crash leaves it empty or whole (one short write); the metadata write that follows is
+    fsync'd, and on ext4 (data=ordered) that commits this file's data and entry with it."""
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def read_markers(directory: Path, store_dir: Path) -> list[str]:
+    """The conversation ids in the pending index: a marker's content, or for a marker left
+    empty by a crash, the id in the conversation's metadata file. Temp files of
+    `replace` and markers whose conversation has no metadata are skipped."""
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
@@ -133,9 +149,18 @@ def read_markers(directory: Path) -> list[str]:
         if name.startswith("."):
             continue  # a temp file of replace (in flight, or left by a crash)
         try:
-            ids.append((directory / name).read_bytes().decode("utf-8", "surrogatepass"))
-        except (OSError, UnicodeDecodeError):
-            logger.warning("store: unreadable pending marker %s skipped", name)
+            raw = (directory / name).read_bytes()
+            if raw:
+                ids.append(raw.decode("utf-8", "surrogatepass"))
+                continue
+            record = read_json(store_dir / f"{name}.meta.json")
+            conversation_id = record.get("conversation_id") if isinstance(record, dict) else None
+        except (OSError, ValueError):
+            conversation_id = None
+        if isinstance(conversation_id, str):
+            ids.append(conversation_id)
+        else:
+            logger.warning("store: pending marker %s names no readable conversation", name)
     return ids
 
 
