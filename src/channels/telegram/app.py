@@ -1,10 +1,11 @@
 """The python-telegram-bot Application: base URLs from config, no updater (the channel polls
-itself, see poller.py), the message rate limiter."""
+itself, see poller.py), the message rate limiter, the aiohttp network backend."""
 
 from __future__ import annotations
 
 from telegram.ext import Application, ApplicationBuilder
 
+from src.channels.telegram.aiohttp_request import AiohttpRequest
 from src.channels.telegram.ratelimit import MessageRateLimiter
 from src.config import Config
 
@@ -26,6 +27,8 @@ def build_application(config: Config) -> Application:
                 max_retries=5,
             )
         )
-        .get_updates_read_timeout(config.telegram.poll_timeout_s + 10)
+        .request(AiohttpRequest())
+        # One connection for getUpdates; its read timeout is set per call by the poller.
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .build()
     )

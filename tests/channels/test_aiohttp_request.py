@@ -1,0 +1,111 @@
+"""The aiohttp network backend under the real python-telegram-bot `Bot`, against the local
+Bot API server (and, for a stalled answer, a server that never answers in time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import web
+from telegram import Bot
+from telegram.error import NetworkError, RetryAfter, TimedOut
+
+from src.channels.telegram.aiohttp_request import AiohttpRequest
+from tests.peers.serve import ServerThread
+from tests.peers.telegram_server import FakeTelegram
+
+CHAT = 42
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+def make_bot(token: str, url: str) -> Bot:
+    return Bot(
+        token,
+        base_url=f"{url}/bot",
+        base_file_url=f"{url}/file/bot",
+        request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
+    )
+
+
+@contextlib.asynccontextmanager
+async def requests_only(bot: Bot) -> AsyncIterator[Bot]:
+    """The bot's requests started, without `Bot.initialize` (which calls getMe)."""
+    await bot.request.initialize()
+    try:
+        yield bot
+    finally:
+        await bot.request.shutdown()
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
+    async with make_bot(tg.token, tg.url) as bot:
+        yield bot
+
+
+async def test_text_and_updates_round_trip(tg: FakeTelegram, bot: Bot) -> None:
+    sent = await bot.send_message(CHAT, "héllo 😀 & <b>")
+    assert sent.text == "héllo 😀 & <b>"
+    assert tg.calls("sendMessage")[0].params["text"] == "héllo 😀 & <b>"
+    tg.push_message(CHAT, "from the user")
+    (update,) = await bot.get_updates(timeout=5)
+    assert update.message is not None and update.message.text == "from the user"
+
+
+async def test_a_file_upload_arrives_whole(tg: FakeTelegram, bot: Bot) -> None:
+    payload = bytes(range(256)) * 40
+    await bot.send_voice(CHAT, voice=payload, caption="a caption")
+    assert tg.uploaded(CHAT) == [("sendVoice", payload)]
+    assert tg.calls("sendVoice")[0].params["caption"] == "a caption"
+
+
+async def test_flood_control_becomes_retry_after(tg: FakeTelegram, bot: Bot) -> None:
+    tg.fail_next("sendMessage", 429, retry_after=3)
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(CHAT, "too fast")
+    assert caught.value.retry_after == dtm.timedelta(seconds=3)
+
+
+async def test_an_answer_slower_than_the_read_timeout_is_timed_out() -> None:
+    async def stall(request: web.Request) -> web.Response:
+        await asyncio.sleep(1)  # past the client's 0.2 s; short, so the server stops cleanly
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", stall)
+    with ServerThread(app) as url:
+        async with requests_only(make_bot("123:SECRET", url)) as bot:
+            with pytest.raises(TimedOut):
+                await bot.get_me(read_timeout=0.2)
+
+
+async def test_an_unreachable_server_is_a_network_error_without_the_token() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with requests_only(make_bot("123:SECRET-TOKEN", f"http://127.0.0.1:{port}")) as bot:
+        with pytest.raises(NetworkError) as caught:
+            await bot.send_message(CHAT, "anyone there?")
+    assert not isinstance(caught.value, TimedOut)
+    assert "SECRET-TOKEN" not in str(caught.value)
+    assert "SECRET-TOKEN" not in str(caught.value.__cause__)
+
+
+async def test_a_request_before_initialize_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await AiohttpRequest().do_request("http://127.0.0.1:1/x", "POST")
