@@ -256,6 +256,61 @@ async def test_an_empty_marker_left_by_a_crash_is_resolved_through_the_metadata(
     assert "names no readable conversation" in caplog.text
 
 
+def meta_path(store: FileStore, conversation_id: str) -> Path:
+    return history_path(store, conversation_id).with_suffix(".meta.json")
+
+
+async def test_metadata_log_keeps_the_record_before_a_torn_one(
+    directory: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash in the middle of a metadata write leaves the record before it in force, and
+    the next write is not glued to the torn line."""
+    before = FileStore(directory)
+    await before.open()
+    await before.append_messages("c", [user("one")])
+    await before.save_metadata("c", {"round": 1})
+    await before.save_metadata("c", {"round": 2})
+    with meta_path(before, "c").open("ab") as f:
+        f.write(b'{"conversation_id": "c", "data": {"rou')
+
+    after = FileStore(directory)  # the restarted process reads the file, not a cache
+    with caplog.at_level(logging.WARNING, logger="src.conversation.store.jsonl_io"):
+        assert await after.load_metadata("c") == {"round": 2}
+    assert "unreadable record" in caplog.text
+    await after.save_metadata("c", {"round": 3})
+    assert await FileStore(directory).load_metadata("c") == {"round": 3}
+
+
+async def test_metadata_log_is_rewritten_when_it_grows(store: FileStore) -> None:
+    await store.append_messages("c", [user("one")])
+    filler = "x" * 1000
+    for round_ in range(200):  # about 200 kB of records in all
+        await store.save_metadata("c", {"round": round_, "filler": filler})
+    path = meta_path(store, "c")
+    assert path.stat().st_size < 70 * 1024
+    assert len(path.read_bytes().splitlines()) < 70
+    assert await FileStore(store.directory).load_metadata("c") == {"round": 199, "filler": filler}
+
+
+async def test_a_metadata_file_of_the_single_record_format_is_read_and_extended(
+    store: FileStore,
+) -> None:
+    """Stores written before the log: one JSON object, no newline at its end."""
+    await store.append_messages("c", [user("one")])
+    path = meta_path(store, "c")
+    path.write_bytes(json.dumps({"conversation_id": "c", "data": {"pinned": "a"}}).encode())
+    assert await FileStore(store.directory).load_metadata("c") == {"pinned": "a"}
+    await store.save_metadata("c", {"pinned": "b"})
+    assert await FileStore(store.directory).load_metadata("c") == {"pinned": "b"}
+
+
+async def test_an_unreadable_metadata_file_is_a_store_error(store: FileStore) -> None:
+    await store.append_messages("c", [user("one")])
+    meta_path(store, "c").write_bytes(b"\x00\xff not json\n[1, 2\n")
+    with pytest.raises(ConversationError, match=r"meta\.json"):
+        await FileStore(store.directory).load_metadata("c")
+
+
 async def test_replacing_files_leaves_no_temp_files(store: FileStore) -> None:
     for round_ in range(3):
         await store.save_conversation("c", [user(f"v{round_}")])

@@ -2,7 +2,8 @@
 
 Layout under the configured directory, for a conversation whose file stem is S:
   S.jsonl        a header line {"conversation_id": ...}, then one message per line
-  S.meta.json    the metadata record (replaced atomically)
+  S.meta.json    the metadata log: one record per line, the last whole one in force;
+                 rewritten as that record alone when it reaches 64 KiB
   .pending/S     present while the conversation has an unfinished turn (holds the id)
 
 S is a sanitised prefix of the id plus a SHA-256 of the whole id, so no id can name a path
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 T = TypeVar("T")
 _META_CACHE_SIZE = 256  # records of the conversations active now
+_META_COMPACT_AT = 64 * 1024  # bytes of metadata log before it is rewritten
 
 
 def file_stem(conversation_id: str) -> str:
@@ -152,7 +154,7 @@ class FileStore(ConversationStore):
             return dict(json.loads(cached)["data"])
         _, _, meta = self._paths(conversation_id)
         try:
-            data = await self._run(f"read {meta.name}", jsonl_io.read_json, meta)
+            data = await self._run(f"read {meta.name}", jsonl_io.read_record, meta)
         except ValueError as exc:
             raise ConversationError(f"cannot read {meta.name}: {exc}") from exc
         if data is None:
@@ -164,9 +166,16 @@ class FileStore(ConversationStore):
     async def save_metadata(self, conversation_id: str, data: dict[str, Any]) -> None:
         stem, _, meta = self._paths(conversation_id)
         body = json.dumps({"conversation_id": conversation_id, "data": data}, ensure_ascii=False)
-        encoded = body.encode("utf-8", "surrogatepass")
+        encoded = body.encode("utf-8", "surrogatepass") + b"\n"
         async with self._lock(stem):
-            await self._run(f"save {meta.name}", jsonl_io.replace, meta, encoded, self.fsync)
+            await self._run(
+                f"save {meta.name}",
+                jsonl_io.append_record,
+                meta,
+                encoded,
+                self.fsync,
+                _META_COMPACT_AT,
+            )
             self._meta_cache[conversation_id] = encoded
             self._meta_cache.move_to_end(conversation_id)
             if len(self._meta_cache) > _META_CACHE_SIZE:

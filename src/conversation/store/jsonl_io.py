@@ -99,12 +99,38 @@ def remove(*paths: Path) -> None:
             os.remove(path)
 
 
-def read_json(path: Path) -> Any:
-    """The parsed file, or None if it does not exist."""
+def append_record(path: Path, record: bytes, fsync: bool, compact_at: int) -> None:
+    """Append one record (a line) to a record log; once the log has reached `compact_at`
+    bytes, replace it by this record alone. A last line torn by a crash is closed off first."""
+    with open(path, "a+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size < compact_at:
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    record = b"\n" + record
+            f.write(record)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+            return
+    replace(path, record, fsync)
+
+
+def read_record(path: Path) -> Any:
+    """The last whole record of a record log (None if there is no file). A torn or corrupt
+    last line leaves the record before it in force; with no readable record, ValueError."""
     try:
-        return json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    for raw in reversed(data.split(b"\n")):
+        if raw.strip():
+            try:
+                return json.loads(raw)
+            except ValueError:
+                logger.warning("store: %s: an unreadable record skipped", path.name)
+    raise ValueError("no readable record")
 
 
 def scan_sorted(directory: Path) -> list[tuple[float, Path]]:
@@ -153,7 +179,7 @@ def read_markers(directory: Path, store_dir: Path) -> list[str]:
             if raw:
                 ids.append(raw.decode("utf-8", "surrogatepass"))
                 continue
-            record = read_json(store_dir / f"{name}.meta.json")
+            record = read_record(store_dir / f"{name}.meta.json")
             conversation_id = record.get("conversation_id") if isinstance(record, dict) else None
         except (OSError, ValueError):
             conversation_id = None
