@@ -16,6 +16,7 @@ blocks, and a turn costs a handful of thread hops, not one per syscall.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 from src.conversation.message import Message
 from src.conversation.store import jsonl_io
 from src.conversation.store.base_store import ConversationInfo, ConversationStore
+from src.conversation.store.tail_cache import TailCache
 from src.errors import ConversationError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ _META_CACHE_SIZE = 256  # records of the conversations active now
 _META_COMPACT_AT = 64 * 1024  # bytes of metadata log before it is rewritten
 
 
+@functools.lru_cache(maxsize=1024)
 def file_stem(conversation_id: str) -> str:
     """A file name stem for an id: safe characters only, unique per id."""
     raw = conversation_id.encode("utf-8", "surrogatepass")
@@ -60,6 +63,7 @@ class FileStore(ConversationStore):
         # Metadata as last written by this process (one bot owns a store directory), kept
         # encoded: a read decodes a fresh copy instead of reading the file (a thread hop).
         self._meta_cache: OrderedDict[str, bytes] = OrderedDict()
+        self._tails = TailCache()
 
     def _paths(self, conversation_id: str) -> tuple[str, Path, Path]:
         stem = file_stem(conversation_id)
@@ -75,7 +79,7 @@ class FileStore(ConversationStore):
     async def _run(self, what: str, function: Callable[..., T], *args: Any) -> T:
         """Run one blocking operation in a worker thread; OSError becomes ConversationError."""
         try:
-            return await asyncio.to_thread(function, *args)
+            return await asyncio.get_running_loop().run_in_executor(None, function, *args)
         except OSError as exc:
             raise ConversationError(f"cannot {what}: {exc}") from exc
 
@@ -94,21 +98,26 @@ class FileStore(ConversationStore):
         if not messages:
             return
         stem, path, _ = self._paths(conversation_id)
-        payload = b"".join(jsonl_io.line(m.to_dict()) for m in messages)
+        lines = [jsonl_io.line(m.to_dict()) for m in messages]
         header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
         async with self._lock(stem):
             check_tail = stem not in self._checked_tail
             self._checked_tail.discard(stem)  # until this write is known to be whole
-            await self._run(
-                f"append to {path.name}",
-                jsonl_io.append,
-                path,
-                payload,
-                header,
-                check_tail,
-                self.fsync,
-            )
+            try:
+                await self._run(
+                    f"append to {path.name}",
+                    jsonl_io.append,
+                    path,
+                    b"".join(lines),
+                    header,
+                    check_tail,
+                    self.fsync,
+                )
+            except BaseException:
+                self._tails.drop(conversation_id)  # the file may hold part of these lines
+                raise
             self._checked_tail.add(stem)
+            self._tails.extend(conversation_id, messages, [len(line) for line in lines])
 
     async def load_conversation(self, conversation_id: str) -> list[Message]:
         _, path, _ = self._paths(conversation_id)
@@ -117,14 +126,23 @@ class FileStore(ConversationStore):
     async def load_recent(self, conversation_id: str, limit: int) -> list[Message]:
         if limit <= 0:
             return []
-        _, path, _ = self._paths(conversation_id)
-        return await self._run(f"read {path.name}", jsonl_io.read_recent, path, limit)
+        cached = self._tails.get(conversation_id, limit)
+        if cached is not None:
+            return cached
+        stem, path, _ = self._paths(conversation_id)
+        async with self._lock(stem):  # so no append lands between the read and the fill
+            messages, sizes = await self._run(
+                f"read {path.name}", jsonl_io.read_recent, path, limit
+            )
+            self._tails.fill(conversation_id, limit, messages, sizes)
+        return list(messages)
 
     async def save_conversation(self, conversation_id: str, messages: list[Message]) -> None:
         stem, path, _ = self._paths(conversation_id)
         header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
         payload = header + b"".join(jsonl_io.line(m.to_dict()) for m in messages)
         async with self._lock(stem):
+            self._tails.drop(conversation_id)
             await self._run(f"save {path.name}", jsonl_io.replace, path, payload, self.fsync)
             self._checked_tail.add(stem)
 
@@ -133,6 +151,7 @@ class FileStore(ConversationStore):
         async with self._lock(stem):
             marker = self._pending_dir / stem
             self._meta_cache.pop(conversation_id, None)
+            self._tails.drop(conversation_id)
             await self._run(f"delete {path.name}", jsonl_io.remove, path, meta, marker)
             self._checked_tail.discard(stem)
 

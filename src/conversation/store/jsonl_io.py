@@ -49,8 +49,9 @@ def read_messages(path: Path) -> list[Message]:
     return parse(data.split(b"\n"), path.name)
 
 
-def read_recent(path: Path, limit: int) -> list[Message]:
-    """The last `limit` messages, reading blocks backwards from the end of the file."""
+def read_recent(path: Path, limit: int) -> tuple[list[Message], list[int]]:
+    """The last `limit` messages and the bytes each takes in the file, reading blocks
+    backwards from the end of the file."""
     try:
         with open(path, "rb") as f:
             end = f.seek(0, os.SEEK_END)
@@ -64,7 +65,7 @@ def read_recent(path: Path, limit: int) -> list[Message]:
                 chunks.append(chunk)
                 newlines += chunk.count(b"\n")
     except FileNotFoundError:
-        return []
+        return [], []
     lines = b"".join(reversed(chunks)).split(b"\n")
     if pos > 0:
         lines = lines[1:]  # the first piece may be a partial line
@@ -74,7 +75,9 @@ def read_recent(path: Path, limit: int) -> list[Message]:
     while start > 0 and kept < limit + 2:
         start -= 1
         kept += bool(lines[start].strip())
-    return parse(lines[start:], path.name)[-limit:]
+    sizes: list[int] = []
+    messages = parse(lines[start:], path.name, sizes)
+    return messages[-limit:], sizes[-limit:]
 
 
 def replace(target: Path, data: bytes, fsync: bool) -> None:
@@ -190,7 +193,8 @@ def read_markers(directory: Path, store_dir: Path) -> list[str]:
     return ids
 
 
-def parse(lines: list[bytes], name: str) -> list[Message]:
+def parse(lines: list[bytes], name: str, sizes: list[int] | None = None) -> list[Message]:
+    """The messages in `lines`; with `sizes`, the bytes of each one's line go there."""
     messages: list[Message] = []
     last = len(lines) - 1
     for number, raw in enumerate(lines):
@@ -201,6 +205,8 @@ def parse(lines: list[bytes], name: str) -> list[Message]:
             if "role" not in data and "conversation_id" in data:
                 continue  # the header line
             messages.append(Message.from_dict(data))
+            if sizes is not None:
+                sizes.append(len(raw) + 1)
         except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an object
             where = "torn last line" if number >= last - 1 else f"corrupt line {number + 1}"
             logger.warning("store: %s: %s skipped (%s)", name, where, type(exc).__name__)
