@@ -7,53 +7,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
 import openai
-from openai.lib.streaming.chat import ChatCompletionStreamState
 
 from src.config import LLMConfig
 from src.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from src.llm.stream import LLMResponse, StreamAccumulator, ToolCall, Usage
+
+__all__ = ["ChatModel", "LLMClient", "LLMResponse", "ToolCall", "Usage", "translate_error"]
 
 logger = logging.getLogger(__name__)
 
 DeltaCallback = Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text, as the model wrote it
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
-
-
-@dataclass(frozen=True)
-class LLMResponse:
-    text: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    usage: Usage | None = None
-    model: str = ""
-    finish_reason: str | None = None
 
 
 class ChatModel(Protocol):
@@ -105,69 +72,50 @@ class LLMClient:
         on_delta: DeltaCallback | None = None,
     ) -> LLMResponse:
         """Stream one completion; text deltas go to `on_delta` as they arrive."""
-        params: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": model or self.config.model,
-            "messages": [],
+            "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        # The history and the tool schemas are plain JSON already: passing them as the
-        # SDK's documented `extra_body` skips its per-request TypedDict transform, which
-        # costs ~0.1 ms per message (25 ms for a 160-message window) and grew with history.
-        body: dict[str, Any] = {"messages": messages}
         if tools:
             body["tools"] = tools
             if tool_choice:
-                params["tool_choice"] = tool_choice
+                body["tool_choice"] = tool_choice
         if temperature is None:
             temperature = self.config.temperature
         if temperature is not None:
-            params["temperature"] = temperature
+            body["temperature"] = temperature
         if self.config.max_output_tokens:
-            params["max_completion_tokens"] = self.config.max_output_tokens
-        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+            body["max_completion_tokens"] = self.config.max_output_tokens
+        answer = StreamAccumulator()
         try:
-            stream = await self._client.chat.completions.create(**params, extra_body=body)
+            # The SDK's request, retries, timeouts, SSE decoding and error events, with the
+            # chunks left as the JSON they are (see stream.py for why). The body is plain
+            # JSON already, so the SDK's per-request TypedDict transform (~0.1 ms per
+            # history message) is skipped too.
+            stream = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
+            )
             async with stream:
                 async for chunk in stream:
-                    state.handle_chunk(chunk)
-                    if on_delta is not None and chunk.choices:
-                        delta = chunk.choices[0].delta.content
-                        if delta:
-                            await on_delta(delta)
+                    delta = answer.add(chunk)
+                    if delta and on_delta is not None:
+                        await on_delta(delta)
         except openai.OpenAIError as exc:
             raise translate_error(exc) from exc
-        return _response(state, params["model"])
-
-
-def _response(state: ChatCompletionStreamState[Any], requested_model: str) -> LLMResponse:
-    try:
-        snapshot = state.current_completion_snapshot
-    except AssertionError:
-        raise LLMError("the model sent an empty stream") from None
-    if not snapshot.choices:
-        raise LLMError("the model sent no choices")
-    choice = snapshot.choices[0]
-    calls = [
-        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "{}")
-        for call in choice.message.tool_calls or []
-        if call.type == "function"
-    ]
-    usage = None
-    if snapshot.usage is not None:
-        usage = Usage(snapshot.usage.prompt_tokens or 0, snapshot.usage.completion_tokens or 0)
-    return LLMResponse(
-        text=choice.message.content or "",
-        tool_calls=calls,
-        usage=usage,
-        model=snapshot.model or requested_model,
-        finish_reason=choice.finish_reason,
-    )
+        return answer.response(body["model"])
 
 
 def translate_error(exc: openai.OpenAIError) -> LLMError:
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
         return LLMTimeoutError("the model did not answer in time")
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMUnavailableError("the model endpoint cannot be reached")
     if isinstance(exc, openai.APIConnectionError):
         return LLMUnavailableError("the model endpoint cannot be reached")
     if isinstance(exc, openai.APIStatusError):
@@ -175,3 +123,14 @@ def translate_error(exc: openai.OpenAIError) -> LLMError:
             return LLMUnavailableError(f"the model endpoint answered {exc.status_code}")
         return LLMError(f"the model endpoint refused the request ({exc.status_code})")
     return LLMError(f"model error: {type(exc).__name__}")
+
+
+def _refused(exc: BaseException) -> bool:
+    """The SDK's aiohttp transport reports every failed connection (refused, reset, unknown
+    host) as a connect timeout; the aiohttp error underneath tells the two apart."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
