@@ -142,8 +142,12 @@ def _find_request(messages: list[Message], update_id: int | None) -> int | None:
         return None
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if message.role == "user" and message.metadata.get("update_id") == update_id:
-            return index
+        if message.role == "user":
+            stored = message.metadata.get("update_id")
+            if stored == update_id:
+                return index
+            if isinstance(stored, int) and stored < update_id:
+                return None  # update ids only grow: it is not further back either
     return None
 
 

@@ -45,11 +45,18 @@ class Inbox:
         self.store = store
         self._marked: set[str] = set()  # conversations this process knows are in the index
 
-    async def _mark(self, conversation_id: str, pending: bool) -> None:
-        if pending == (conversation_id in self._marked):
-            return
-        await self.store.set_pending(conversation_id, pending)
-        if pending:
+    def _follow(self, conversation_id: str) -> Callable[[dict[str, Any]], bool | None]:
+        """How the pending index changes with a record: marked while items are pending. The
+        store writes the change together with the record (one step for the file store)."""
+
+        def decide(meta: dict[str, Any]) -> bool | None:
+            want = bool(meta.get(_PENDING))
+            return want if want != (conversation_id in self._marked) else None
+
+        return decide
+
+    def _note(self, conversation_id: str, meta: dict[str, Any]) -> None:
+        if meta.get(_PENDING):
             self._marked.add(conversation_id)
         else:
             self._marked.discard(conversation_id)
@@ -66,16 +73,14 @@ class Inbox:
             meta[_LAST] = item.update_id
             accepted = True
 
-        await self._mark(conversation_id, True)
-        meta = await self.store.update_metadata(conversation_id, add)
+        meta = await self.store.update_metadata(conversation_id, add, self._follow(conversation_id))
+        self._note(conversation_id, meta)
         if not accepted:
             logger.info(
                 "conversation %s: update %s was already accepted; ignored",
                 conversation_id,
                 item.update_id,
             )
-            if not meta.get(_PENDING):
-                await self._mark(conversation_id, False)
         return accepted
 
     async def done(self, conversation_id: str, update_id: int) -> None:
@@ -85,9 +90,10 @@ class Inbox:
             items = meta.get(_PENDING, [])
             meta[_PENDING] = [i for i in items if i.get("update_id") != update_id]
 
-        meta = await self.store.update_metadata(conversation_id, remove)
-        if not meta.get(_PENDING):
-            await self._mark(conversation_id, False)
+        meta = await self.store.update_metadata(
+            conversation_id, remove, self._follow(conversation_id)
+        )
+        self._note(conversation_id, meta)
 
     async def forget_history(
         self, conversation_id: str, update_id: int, forget: Callable[[], Awaitable[None]]
@@ -101,12 +107,14 @@ class Inbox:
                 _PENDING: [i for i in meta.get(_PENDING, []) if i.get("update_id") != update_id],
             }
             await forget()
+            self._marked.discard(conversation_id)  # deleting the conversation removed its mark
             meta.clear()
             meta.update(keep)
 
-        meta = await self.store.update_metadata(conversation_id, change)
-        self._marked.discard(conversation_id)  # deleting the conversation removed its mark
-        await self._mark(conversation_id, bool(meta.get(_PENDING)))
+        meta = await self.store.update_metadata(
+            conversation_id, change, self._follow(conversation_id)
+        )
+        self._note(conversation_id, meta)
 
     async def pending(self) -> list[tuple[str, list[InboxItem]]]:
         """Every conversation with unanswered items, each with its items in arrival order;
@@ -119,6 +127,7 @@ class Inbox:
             if items:
                 result.append((conversation_id, sorted(items, key=lambda i: i.update_id)))
             else:
-                await self._mark(conversation_id, False)
+                await self.store.set_pending(conversation_id, False)
+                self._marked.discard(conversation_id)
         result.sort(key=lambda entry: entry[1][0].update_id)
         return result

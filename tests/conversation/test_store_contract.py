@@ -334,6 +334,27 @@ async def test_pending_index(store: ConversationStore) -> None:
     assert await store.load_conversation("b") == []  # the mark alone is no history
 
 
+async def test_the_pending_index_changes_with_a_metadata_write(store: ConversationStore) -> None:
+    await store.save_metadata("a", {"pending": [1]}, pending=True)
+    await store.save_metadata("b", {"pending": [2]}, pending=True)
+    await store.save_metadata("b", {"pending": [2], "more": 1})  # None: the mark stays
+    assert sorted(await store.list_pending()) == ["a", "b"]
+
+    def drop(meta: dict[str, Any]) -> None:
+        meta["pending"] = []
+
+    decided: list[dict[str, Any]] = []
+
+    def unmark_when_empty(meta: dict[str, Any]) -> bool | None:
+        decided.append(dict(meta))
+        return None if meta["pending"] else False
+
+    assert await store.update_metadata("a", drop, unmark_when_empty) == {"pending": []}
+    assert decided == [{"pending": []}]  # decided on the changed record
+    assert await store.list_pending() == ["b"]
+    assert await store.load_metadata("a") == {"pending": []}
+
+
 async def test_pending_index_is_shared_by_every_client(
     store: ConversationStore, backend: Backend
 ) -> None:

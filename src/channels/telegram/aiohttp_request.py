@@ -9,6 +9,8 @@ parses the answers, raises its errors and applies the rate limiter.
 
 from __future__ import annotations
 
+import functools
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -99,6 +101,7 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
 
     @staticmethod
+    @functools.lru_cache(maxsize=64)  # a handful of combinations; ClientTimeout is immutable
     def _timeout(
         read: float | None, write: float | None, connect: float | None, pool: float | None
     ) -> aiohttp.ClientTimeout:

@@ -67,17 +67,35 @@ class ConversationStore(ABC):
         """The conversation's small metadata record ({} if none)."""
 
     @abstractmethod
-    async def save_metadata(self, conversation_id: str, data: dict[str, Any]) -> None:
-        """Replace the metadata record atomically; durable when this returns."""
+    async def save_metadata(
+        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
+    ) -> None:
+        """Replace the metadata record atomically; durable when this returns. With `pending`,
+        also mark (True: before the record is written) or unmark (False: after) the
+        conversation in the pending index; see `with_pending`."""
+
+    async def with_pending(
+        self, conversation_id: str, pending: bool | None, write: Callable[[], Awaitable[Any]]
+    ) -> None:
+        """`write`, with the pending index changed around it: a crash in between leaves a
+        mark with nothing pending (harmless), never something pending without its mark."""
+        if pending:
+            await self.set_pending(conversation_id, True)
+        await write()
+        if pending is False:
+            await self.set_pending(conversation_id, False)
 
     async def update_metadata(
         self,
         conversation_id: str,
         change: Callable[[dict[str, Any]], Awaitable[None] | None],
+        pending: Callable[[dict[str, Any]], bool | None] | None = None,
     ) -> dict[str, Any]:
         """Read, change in place and save the metadata record, one writer at a time.
 
-        `change` may be a coroutine function; it runs while the record is locked.
+        `change` may be a coroutine function; it runs while the record is locked. `pending`,
+        given the changed record, says how the pending index changes with it (as for
+        `save_metadata`).
         """
         locks = self.__dict__.setdefault("_metadata_locks", weakref.WeakValueDictionary())
         lock = locks.get(conversation_id)
@@ -88,7 +106,9 @@ class ConversationStore(ABC):
             outcome = change(data)
             if inspect.isawaitable(outcome):
                 await outcome
-            await self.save_metadata(conversation_id, data)
+            await self.save_metadata(
+                conversation_id, data, None if pending is None else pending(data)
+            )
             return data
 
     @abstractmethod

@@ -13,6 +13,7 @@ Every boto3 call runs in the store's thread pool (dynamodb_client, dynamodb_requ
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import random
@@ -179,15 +180,21 @@ class DynamoDBStore(ConversationStore):
         data, _ = await self.client.run(self.records.read_metadata, pk)
         return data
 
-    async def save_metadata(self, conversation_id: str, data: dict[str, Any]) -> None:
+    async def save_metadata(
+        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
+    ) -> None:
         pk = conversation_key(conversation_id)
         token = uuid.uuid4().hex[:16]
-        await self.client.run(self.records.write_metadata, pk, data, None, token)
+        write = functools.partial(
+            self.client.run, self.records.write_metadata, pk, data, None, token
+        )
+        await self.with_pending(conversation_id, pending, write)
 
     async def update_metadata(
         self,
         conversation_id: str,
         change: Callable[[dict[str, Any]], Awaitable[None] | None],
+        pending: Callable[[dict[str, Any]], bool | None] | None = None,
     ) -> dict[str, Any]:
         """Read, change, and write back only if nobody wrote in between; otherwise `change`
         runs again on the newer record. One writer at a time in this process."""
@@ -199,8 +206,13 @@ class DynamoDBStore(ConversationStore):
                 outcome = change(data)
                 if inspect.isawaitable(outcome):
                     await outcome
+                mark = None if pending is None else pending(data)
+                if mark:  # a mark before a write that loses the race is harmless
+                    await self.set_pending(conversation_id, True)
                 token = uuid.uuid4().hex[:16]
                 if await run(records.write_metadata, pk, data, version, token):
+                    if mark is False:
+                        await self.set_pending(conversation_id, False)
                     return data
                 logger.info("conversation %s: metadata changed meanwhile; again", conversation_id)
                 await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))

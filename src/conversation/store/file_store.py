@@ -182,18 +182,22 @@ class FileStore(ConversationStore):
             raise ConversationError(f"{meta.name} is not a metadata record")
         return dict(data.get("data") or {})
 
-    async def save_metadata(self, conversation_id: str, data: dict[str, Any]) -> None:
+    async def save_metadata(
+        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
+    ) -> None:
         stem, _, meta = self._paths(conversation_id)
         body = json.dumps({"conversation_id": conversation_id, "data": data}, ensure_ascii=False)
         encoded = body.encode("utf-8", "surrogatepass") + b"\n"
+        marker = self._pending_dir / stem
         async with self._lock(stem):
-            await self._run(
+            await self._run(  # record and pending mark in one trip to a worker thread
                 f"save {meta.name}",
-                jsonl_io.append_record,
+                jsonl_io.save_record,
                 meta,
                 encoded,
                 self.fsync,
                 _META_COMPACT_AT,
+                (marker, conversation_id.encode("utf-8", "surrogatepass"), pending),
             )
             self._meta_cache[conversation_id] = encoded
             self._meta_cache.move_to_end(conversation_id)

@@ -120,6 +120,23 @@ def append_record(path: Path, record: bytes, fsync: bool, compact_at: int) -> No
     replace(path, record, fsync)
 
 
+def save_record(
+    path: Path,
+    record: bytes,
+    fsync: bool,
+    compact_at: int,
+    mark: tuple[Path, bytes, bool | None],
+) -> None:
+    """`append_record`, with a pending marker (path, content, pending) written before it
+    (pending True) or removed after it (False)."""
+    marker, content, pending = mark
+    if pending:
+        write_marker(marker, content)
+    append_record(path, record, fsync, compact_at)
+    if pending is False:
+        remove(marker)
+
+
 def read_record(path: Path) -> Any:
     """The last whole record of a record log (None if there is no file). A torn or corrupt
     last line leaves the record before it in force; with no readable record, ValueError."""

@@ -80,18 +80,21 @@ class MeteredStore(ConversationStore):
         async with self._timed("load_metadata"):
             return await self.inner.load_metadata(conversation_id)
 
-    async def save_metadata(self, conversation_id: str, data: dict[str, Any]) -> None:
+    async def save_metadata(
+        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
+    ) -> None:
         async with self._timed("save_metadata"):
-            await self.inner.save_metadata(conversation_id, data)
+            await self.inner.save_metadata(conversation_id, data, pending)
 
     async def update_metadata(
         self,
         conversation_id: str,
         change: Callable[[dict[str, Any]], Awaitable[None] | None],
+        pending: Callable[[dict[str, Any]], bool | None] | None = None,
     ) -> dict[str, Any]:
         # The backend's own read-change-write (its lock, or a conditional write) is kept.
         async with self._timed("update_metadata"):
-            return await self.inner.update_metadata(conversation_id, change)
+            return await self.inner.update_metadata(conversation_id, change, pending)
 
     async def set_pending(self, conversation_id: str, pending: bool) -> None:
         async with self._timed("set_pending"):
