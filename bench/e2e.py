@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from unittest import mock
 
 from bench.harness import Bot, Peers, peers, percentile, reply_times, send, users, wait_replies
+from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
+from src.conversation.store.base_store import ConversationStore
+from src.conversation.store.dynamodb_store import DynamoDBStore
 from src.conversation.store.file_store import FileStore
+from tests.peers.dynamodb import LocalServer, aws_env
 from tests.peers.openai_server import Reply
 from tests.peers.serve import wait_until_sync
 
@@ -94,32 +100,59 @@ def concurrency(sizes: list[int]) -> list[str]:
     return rows
 
 
-def long_chats(sizes: list[int], turns: int) -> list[str]:
-    rows = ["| history (messages) | turn median (ms) | turn p90 (ms) |", "|---:|---:|---:|"]
-    with peers() as p:
-        bot = Bot(p, telegram=FAST)
+def long_chats(sizes: list[int], turns: int, backends: list[str]) -> list[str]:
+    rows = [
+        "| store | history (messages) | turn median (ms) | turn p90 (ms) |",
+        "|---|---:|---:|---:|",
+    ]
+    for backend in backends:
+        rows += _long_chats(backend, sizes, turns)
+    return rows
+
+
+def _long_chats(backend: str, sizes: list[int], turns: int) -> list[str]:
+    with contextlib.ExitStack() as stack:
+        p = stack.enter_context(peers())
+        if backend == "file":
+            bot = Bot(p, telegram=FAST)
+            store: ConversationStore = FileStore(bot.data_dir, fsync=False)
+        else:  # moto or dynalite: a local DynamoDB, a child process over loopback HTTP
+            server = LocalServer("moto" if backend == "moto" else "dynalite")
+            stack.callback(server.stop)
+            # The endpoint and fake credentials, for this process's filler and for the bot.
+            stack.enter_context(mock.patch.dict(os.environ, aws_env(server.url)))
+            table = {"table": "bench-long-chats", "create_table": True}
+            bot = Bot(p, telegram=FAST, store={"type": "dynamodb", "dynamodb": table})
+            store = DynamoDBStore(DynamoDBStoreConfig(**table))
         chats = users(len(sizes))
-        asyncio.run(_fill(FileStore(bot.data_dir, fsync=False), chats, sizes))
+        asyncio.run(_fill(store, chats, sizes))
         bot.start()
+        rows = []
         for chat, size in zip(chats, sizes, strict=True):
             turn(p, chat, "warm up")
             latencies = [turn(p, chat, f"question {i}") for i in range(turns)]
             rows.append(
-                f"| {size:,} | {statistics.median(latencies):.1f} "
+                f"| {backend} | {size:,} | {statistics.median(latencies):.1f} "
                 f"| {percentile(latencies, 0.9):.1f} |"
             )
         bot.stop()
     return rows
 
 
-async def _fill(store: FileStore, chats: list[int], sizes: list[int]) -> None:
+async def _fill(store: ConversationStore, chats: list[int], sizes: list[int]) -> None:
     await store.open()
-    for chat, size in zip(chats, sizes, strict=True):
-        history = [
-            Message(role="user" if i % 2 == 0 else "assistant", content=f"message {i} " + "x" * 290)
-            for i in range(size)
-        ]
-        await store.save_conversation(str(chat), history)
+    try:
+        for chat, size in zip(chats, sizes, strict=True):
+            history = [
+                Message(
+                    role="user" if i % 2 == 0 else "assistant",
+                    content=f"message {i} " + "x" * 290,
+                )
+                for i in range(size)
+            ]
+            await store.save_conversation(str(chat), history)
+    finally:
+        await store.close()
 
 
 def _burst(p: Peers, chats: list[int], rounds: int, batch: int = 100) -> None:
@@ -195,8 +228,12 @@ def main() -> None:
             lambda: concurrency([10] if quick else [10, 50, 100, 500]),
         ),
         "long": (
-            "Long chats: turn latency by history length (file store)",
-            lambda: long_chats([10, 1000] if quick else [10, 1_000, 10_000], 3 if quick else 50),
+            "Long chats: turn latency by history length (file store; DynamoDB on moto, dynalite)",
+            lambda: long_chats(
+                [10, 1000] if quick else [10, 1_000, 10_000],
+                3 if quick else 50,
+                ["file"] if quick else ["file", "moto", "dynalite"],
+            ),
         ),
         "memory": (
             "Memory (RSS of the bot process)",
