@@ -35,6 +35,7 @@ class Poller:
         self.offset: int | None = None
         self.last_success: float | None = None  # monotonic time of the last good getUpdates
         self._stop = asyncio.Event()
+        self._request: asyncio.Future[tuple[Update, ...]] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -44,6 +45,8 @@ class Poller:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._request is not None:
+            self._request.cancel()  # a long poll in flight ends now
 
     async def run(self) -> None:
         backoff = 1.0
@@ -88,7 +91,7 @@ class Poller:
         """One long poll; None when stopped while waiting. The first poll returns at once,
         so health turns green as soon as Telegram has answered."""
         wait = self.timeout_s if self.last_success is not None else 0
-        request = asyncio.ensure_future(
+        self._request = asyncio.ensure_future(
             self.bot.get_updates(
                 offset=self.offset,
                 timeout=wait,
@@ -96,14 +99,14 @@ class Poller:
                 allowed_updates=ALLOWED_UPDATES,
             )
         )
-        stopped = asyncio.ensure_future(self._stop.wait())
-        done, _ = await asyncio.wait({request, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if request not in done:
-            request.cancel()
-            await asyncio.gather(request, return_exceptions=True)
+        try:
+            return await self._request
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise  # this task was cancelled, not just the poll by stop()
             return None
-        stopped.cancel()
-        return request.result()
+        finally:
+            self._request = None
 
     async def _sleep(self, seconds: float) -> None:
         try:

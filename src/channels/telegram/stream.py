@@ -58,20 +58,30 @@ class ReplyStream:
         self._messages: list[_Shown] = []
         self._draft: Part | None = None
         self._last_flush = float("-inf")
+        # Timers start the flush and "typing…" tasks only when they are due: an answer that
+        # arrives whole costs no task at all.
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._flushing = False
         self._closed = False
         self._lock = asyncio.Lock()
         self._typing_wanted = asyncio.Event()
+        self._typing_timer: asyncio.TimerHandle | None = None
         self._typing_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ReplyStream:
         self._typing_wanted.set()
-        self._typing_task = asyncio.create_task(self._keep_typing())
+        # A quick answer needs no "typing…".
+        self._typing_timer = asyncio.get_running_loop().call_later(
+            FIRST_TYPING_DELAY_S, self._start_typing
+        )
         return self
 
     async def __aexit__(self, *_: object) -> None:
         self._closed = True
+        for timer in (self._flush_timer, self._typing_timer):
+            if timer is not None:
+                timer.cancel()
         for task in (self._flush_task, self._typing_task):
             if task is not None and not task.done():
                 task.cancel()
@@ -99,6 +109,8 @@ class ReplyStream:
     async def finish(self, text: str) -> int:
         """Show the final text, each part exactly once. Returns the number of messages."""
         self._closed = True
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
         task = self._flush_task
         if task is not None and not task.done():
             if self._flushing:
@@ -131,16 +143,22 @@ class ReplyStream:
     # -- streaming ---------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        if self._flush_task is not None and not self._flush_task.done():
+        if self._flush_timer is not None or (
+            self._flush_task is not None and not self._flush_task.done()
+        ):
             return
         if self._last_flush == float("-inf"):
             delay = FIRST_SHOW_DELAY_S  # an answer that arrives whole needs no draft
         else:
             delay = max(0.0, self._last_flush + self.interval_s - time.monotonic())
-        self._flush_task = asyncio.create_task(self._flush_after(delay))
+        self._flush_timer = asyncio.get_running_loop().call_later(delay, self._start_flush)
 
-    async def _flush_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+    def _start_flush(self) -> None:
+        self._flush_timer = None
+        if not self._closed:
+            self._flush_task = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
         async with self._lock:
             if self._closed:
                 return
@@ -192,8 +210,12 @@ class ReplyStream:
         if not self._new_round:
             self._typing_wanted.clear()
 
+    def _start_typing(self) -> None:
+        self._typing_timer = None
+        if not self._closed or self._typing_wanted.is_set():
+            self._typing_task = asyncio.create_task(self._keep_typing())
+
     async def _keep_typing(self) -> None:
-        await asyncio.sleep(FIRST_TYPING_DELAY_S)  # a quick answer needs no "typing…"
         while True:
             await self._typing_wanted.wait()
             await self.sender.typing(self.target)
