@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import datetime as dtm
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -19,17 +19,6 @@ from tests.peers.serve import ServerThread
 from tests.peers.telegram_server import FakeTelegram
 
 CHAT = 42
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 def make_bot(token: str, url: str) -> Bot:
@@ -50,6 +39,11 @@ async def requests_only(bot: Bot) -> AsyncIterator[Bot]:
         yield bot
     finally:
         await bot.request.shutdown()
+
+
+@pytest.fixture
+def tg(telegram: FakeTelegram) -> FakeTelegram:
+    return telegram  # tests/conftest.py's local Bot API server (which also sets PTB_TIMEDELTA)
 
 
 @pytest.fixture
