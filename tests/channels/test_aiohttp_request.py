@@ -103,3 +103,22 @@ async def test_an_unreachable_server_is_a_network_error_without_the_token() -> N
 async def test_a_request_before_initialize_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:1/x", "POST")
+
+
+async def test_the_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY/HTTP_PROXY are honoured, as python-telegram-bot's httpx default does."""
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    with ServerThread(app) as url:
+        monkeypatch.setenv("HTTP_PROXY", url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with requests_only(make_bot("123:SECRET", "http://api.telegram.invalid")) as bot:
+            assert await bot.log_out() is True
+    assert seen == ["http://api.telegram.invalid/bot123:SECRET/logOut"]
