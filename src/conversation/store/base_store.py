@@ -72,18 +72,8 @@ class ConversationStore(ABC):
     ) -> None:
         """Replace the metadata record atomically; durable when this returns. With `pending`,
         also mark (True: before the record is written) or unmark (False: after) the
-        conversation in the pending index; see `with_pending`."""
-
-    async def with_pending(
-        self, conversation_id: str, pending: bool | None, write: Callable[[], Awaitable[Any]]
-    ) -> None:
-        """`write`, with the pending index changed around it: a crash in between leaves a
-        mark with nothing pending (harmless), never something pending without its mark."""
-        if pending:
-            await self.set_pending(conversation_id, True)
-        await write()
-        if pending is False:
-            await self.set_pending(conversation_id, False)
+        conversation in the pending index: a crash in between leaves a mark with nothing
+        pending (harmless), never something pending without its mark."""
 
     async def update_metadata(
         self,

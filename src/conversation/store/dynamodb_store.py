@@ -13,7 +13,6 @@ Every boto3 call runs in the store's thread pool (dynamodb_client, dynamodb_requ
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import random
@@ -185,10 +184,11 @@ class DynamoDBStore(ConversationStore):
     ) -> None:
         pk = conversation_key(conversation_id)
         token = uuid.uuid4().hex[:16]
-        write = functools.partial(
-            self.client.run, self.records.write_metadata, pk, data, None, token
-        )
-        await self.with_pending(conversation_id, pending, write)
+        if pending:
+            await self.set_pending(conversation_id, True)
+        await self.client.run(self.records.write_metadata, pk, data, None, token)
+        if pending is False:
+            await self.set_pending(conversation_id, False)
 
     async def update_metadata(
         self,
