@@ -4,9 +4,11 @@ Bot API server (and, for a stalled answer, a server that never answers in time).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dtm
 import socket
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -106,19 +108,70 @@ async def test_a_request_before_initialize_is_refused() -> None:
 
 
 async def test_the_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HTTPS_PROXY/HTTP_PROXY are honoured, as python-telegram-bot's httpx default does."""
-    seen: list[str] = []
+    """HTTPS_PROXY/HTTP_PROXY are honoured, as python-telegram-bot's httpx default does, with
+    the login in the proxy's URL sent as Proxy-Authorization (and never to the Bot API)."""
+    seen: list[tuple[str, str | None]] = []
 
     async def proxy(request: web.Request) -> web.Response:
-        seen.append(str(request.url))
+        seen.append((str(request.url), request.headers.get("Proxy-Authorization")))
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", proxy)
     with ServerThread(app) as url:
-        monkeypatch.setenv("HTTP_PROXY", url)
+        monkeypatch.setenv("HTTP_PROXY", url.replace("http://", "http://me:pw@"))
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         async with requests_only(make_bot("123:SECRET", "http://api.telegram.invalid")) as bot:
             assert await bot.log_out() is True
-    assert seen == ["http://api.telegram.invalid/bot123:SECRET/logOut"]
+            assert await bot.close() is True
+    login = "Basic " + base64.b64encode(b"me:pw").decode()
+    assert seen == [
+        ("http://api.telegram.invalid/bot123:SECRET/logOut", login),
+        ("http://api.telegram.invalid/bot123:SECRET/close", login),
+    ]
+
+
+async def test_an_https_origin_is_tunnelled_with_the_login_on_the_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For https (api.telegram.org), the login goes on the CONNECT to the proxy; here the
+    proxy refuses the tunnel, which reaches the caller as a NetworkError."""
+    heads: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def refuse_one() -> None:
+            conn, _ = server.accept()
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(4096)
+                heads.append(head)
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+        proxy = threading.Thread(target=refuse_one)
+        proxy.start()
+        monkeypatch.setenv("HTTPS_PROXY", f"http://me:pw@127.0.0.1:{server.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with requests_only(make_bot("123:SECRET", "https://api.telegram.invalid")) as bot:
+            with pytest.raises(NetworkError):
+                await bot.log_out()
+        proxy.join(5)
+    request_line, *headers = heads[0].decode().split("\r\n")
+    assert request_line == "CONNECT api.telegram.invalid:443 HTTP/1.1"
+    assert "Proxy-Authorization: Basic " + base64.b64encode(b"me:pw").decode() in headers
+
+
+async def test_no_proxy_sends_a_host_direct(
+    monkeypatch: pytest.MonkeyPatch, telegram: FakeTelegram
+) -> None:
+    """A host in NO_PROXY is reached directly although HTTP_PROXY names a proxy (here one
+    that is down)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", dead)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    async with requests_only(make_bot(telegram.token, telegram.url)) as bot:
+        assert (await bot.get_me()).is_bot
