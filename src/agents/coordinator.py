@@ -60,6 +60,17 @@ class Coordinator:
         replay = await self._resume(conversation, request)
         if replay is not None:
             return replay
+        try:
+            return await self._answer(conversation, request, sink)
+        except Exception:
+            # No answer to store the request with: store it alone, so that the history
+            # keeps what the user said (the inbox is told the turn is over either way).
+            await conversation.flush()
+            raise
+
+    async def _answer(
+        self, conversation: ConversationManager, request: Request, sink: ReplySink
+    ) -> Response:
         pinned = (await conversation.metadata()).get(PINNED_KEY)
         route = await self.router.route(request.text, pinned if isinstance(pinned, str) else None)
         if route.model is not None:  # the classifier was asked
@@ -104,7 +115,8 @@ class Coordinator:
         await self.conversation(conversation_id).reset()
 
     async def _resume(self, conversation: ConversationManager, request: Request) -> Response | None:
-        """Store the user message, or, if it is already stored, pick the turn up where it was."""
+        """Stage the user message (stored with the first answer to it), or, if it is already
+        stored, pick the turn up where it was."""
         recent = await conversation.recent()
         index = _find_request(recent, request.update_id)
         if index is None:
@@ -113,7 +125,7 @@ class Coordinator:
                 metadata["update_id"] = request.update_id
             if request.user_id is not None:
                 metadata["user_id"] = request.user_id
-            await conversation.add(Message(role="user", content=request.text, metadata=metadata))
+            await conversation.stage(Message(role="user", content=request.text, metadata=metadata))
             return None
         answer = _stored_answer(recent[index + 1 :])
         if answer is not None:

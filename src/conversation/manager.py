@@ -49,6 +49,7 @@ class ConversationManager:
         self.summariser = summariser
         self._recent: list[Message] | None = None
         self._metadata: dict[str, Any] | None = None
+        self._staged: list[Message] = []  # in the tail, not yet stored
 
     async def recent(self) -> list[Message]:
         """The tail of the history (at most max_history_messages), loaded once."""
@@ -65,10 +66,23 @@ class ConversationManager:
         return self._metadata
 
     async def add(self, *messages: Message) -> None:
-        """Persist messages (one append), then keep them in the loaded tail."""
+        """Persist messages (one append, after any staged ones), then keep them in the tail."""
         recent = await self.recent()
-        await self.store.append_messages(self.conversation_id, list(messages))
+        await self.store.append_messages(self.conversation_id, [*self._staged, *messages])
+        self._staged = []
         recent.extend(messages)  # a turn's additions are bounded by max_tool_rounds
+
+    async def stage(self, message: Message) -> None:
+        """Put `message` in the tail now and store it with the next `add` (or `flush`): a
+        request is written together with the first answer to it, in one append. Until
+        then it is only in memory; the channel's inbox holds it durably."""
+        (await self.recent()).append(message)
+        self._staged.append(message)
+
+    async def flush(self) -> None:
+        """Store staged messages now (a turn that ends without an answer to store)."""
+        if self._staged:
+            await self.add()
 
     async def window(self, system_prompt: str | None = None) -> list[dict[str, object]]:
         """The API messages for the next model request: system prompt plus a valid window."""

@@ -263,6 +263,31 @@ async def test_add_appends_lines_without_rewriting(store: FileStore) -> None:
     ]
 
 
+async def test_a_staged_request_is_stored_with_the_first_answer(store: FileStore) -> None:
+    manager = ConversationManager("c", store)
+    await manager.add(user("one"), answer("two"))
+    await manager.stage(user("three"))
+    assert [m.content for m in await manager.recent()][-1] == "three"  # in the window now
+    assert len(await store.load_conversation("c")) == 2  # not stored yet
+    await manager.add(answer("four"))
+    assert [m.content for m in await store.load_conversation("c")] == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
+    await manager.flush()  # nothing staged: no write
+    assert len(history_lines(store)) == 1 + 4
+
+
+async def test_flush_stores_a_request_that_got_no_answer(store: FileStore) -> None:
+    manager = ConversationManager("c", store)
+    await manager.stage(user("asked while the model was down"))
+    await manager.flush()
+    fresh = ConversationManager("c", store)
+    assert [m.content for m in await fresh.recent()] == ["asked while the model was down"]
+
+
 async def test_history_is_loaded_on_first_use_not_before(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "later")
     manager = ConversationManager("c", store)  # the directory does not exist yet

@@ -105,6 +105,14 @@ async def test_model_error_and_timeout_get_an_apology_then_work(bots: BotRunner)
     sent = await bots.telegram.wait_for_messages(OWNER, 3)
     assert [m["text"] for m in sent] == [texts.MODEL_DOWN, texts.MODEL_TIMEOUT, "echo: third"]
     assert not bots.model.invalid_requests
+    # The requests that got an apology stay in the history, in order.
+    history = await bots.history(str(OWNER))
+    assert [(m.role, m.content) for m in history] == [
+        ("user", "first"),
+        ("user", "second"),
+        ("user", "third"),
+        ("assistant", "echo: third"),
+    ]
     for message in sent:
         assert "Error" not in message["text"] and "Traceback" not in message["text"]
 
