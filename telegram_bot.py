@@ -14,6 +14,7 @@ import sys
 from src.config import Config, load_config, read_environment
 from src.errors import ConfigError, ConversationError
 from src.mcp.config import MCPFileConfig, load_mcp_config
+from src.ops import event_loop
 from src.ops.logging_setup import setup_logging
 
 logger = logging.getLogger("telegram_bot")
@@ -50,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         from src.ops.check import run_check
 
-        return asyncio.run(run_check(config, mcp, config_file, mcp_file, sys.stdout))
+        return event_loop.run(run_check(config, mcp, config_file, mcp_file, sys.stdout))
     if args.console:
         try:
-            return asyncio.run(_console(config, mcp, config_file))
+            return event_loop.run(_console(config, mcp, config_file))
         except ConfigError as exc:  # e.g. a tool name collision found at start-up
             print(exc, file=sys.stderr)
             return 2
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_TOKEN.format(file=config_file), file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(config, mcp, config_file))
+        return event_loop.run(_serve(config, mcp, config_file))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from src.conversation.store.file_store import FileStore
+from src.ops.event_loop import loop_factory
 from tests.harness import BotRunner
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
@@ -30,6 +32,13 @@ _ISOLATED = (
     "OPENAI_ORG_ID",
     "OPENAI_PROJECT_ID",
 )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Async tests run on the event loop the bot runs on (uvloop where installed)."""
+    return {"bot-loop": loop_factory()}
 
 
 @pytest.fixture(autouse=True)
