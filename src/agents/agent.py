@@ -9,6 +9,7 @@ from typing import Any
 from src.agents.types import Conversation, ReplySink, Toolbox
 from src.config import AgentConfig
 from src.conversation.message import Message
+from src.conversation.usage import Cost
 from src.llm.client import ChatModel, LLMResponse, Usage
 from src.ops import metrics
 from src.tools.registry import ToolRegistry
@@ -74,9 +75,6 @@ class Agent:
                     response.usage.prompt_tokens,
                     response.usage.completion_tokens,
                 )
-            await conversation.record_usage(
-                response.model or self.config.model or "", response.usage, window
-            )
             tool_calls = [] if final_round else response.tool_calls
             done = not tool_calls
             await conversation.add(
@@ -86,7 +84,8 @@ class Agent:
                     self.name,
                     reply_to if done else None,
                     notes if done else None,
-                )
+                ),
+                cost=Cost(response.model or self.config.model or "", response.usage, window),
             )
             if done:
                 return AgentResult(response.text, usage, response.model, calls)

@@ -15,6 +15,7 @@ from src.conversation.compaction import Summariser
 from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
+from src.conversation.usage import Cost
 from src.llm.client import ChatModel
 from src.tools.registry import ToolRegistry
 
@@ -74,7 +75,7 @@ class Coordinator:
         pinned = (await conversation.metadata()).get(PINNED_KEY)
         route = await self.router.route(request.text, pinned if isinstance(pinned, str) else None)
         if route.model is not None:  # the classifier was asked
-            await conversation.record_usage(route.model, route.usage, None)
+            await conversation.record_usage(Cost(route.model, route.usage))
         agent = self.agents[route.agent]
         logger.info(
             "conversation %s: turn with agent %s (%s)",

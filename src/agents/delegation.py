@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from src.agents.types import Conversation, ReplySink, Toolbox
 from src.config import AgentsConfig
 from src.conversation.message import Message
+from src.conversation.usage import Cost
 from src.conversation.window import Window, estimate_tokens, estimate_tools
 from src.errors import LLMError, ToolError
 from src.llm.client import Usage
@@ -145,12 +146,14 @@ class ScratchConversation:
         tokens = sum(estimate_tokens(m) for m in messages) + estimate_tools(tools)
         return Window([m.to_api() for m in messages], tokens)
 
-    async def add(self, *messages: Message) -> None:
+    async def add(self, *messages: Message, cost: Cost | None = None) -> None:
         self.messages.extend(messages)
+        if cost is not None:
+            await self.record_usage(cost)
 
-    async def record_usage(self, model: str, usage: Usage | None, window: Window | None) -> None:
-        self.usage = self.usage + (usage or Usage())
-        await self.parent.record_usage(model, usage, None)
+    async def record_usage(self, cost: Cost) -> None:
+        self.usage = self.usage + (cost.usage or Usage())
+        await self.parent.record_usage(Cost(cost.model, cost.usage))  # not the parent's window
 
 
 class _QuietSink:

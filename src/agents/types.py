@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from src.conversation.message import Message
+from src.conversation.usage import Cost
 from src.conversation.window import Window
 from src.llm.client import Usage
 from src.tools.registry import ToolRegistry
@@ -58,11 +59,9 @@ class Conversation(Protocol):
         self, system_prompt: str | None = None, tools: list[dict[str, Any]] | None = None
     ) -> Window: ...
 
-    async def add(self, *messages: Message) -> None: ...
+    async def add(self, *messages: Message, cost: Cost | None = None) -> None: ...
 
-    async def record_usage(
-        self, model: str, usage: Usage | None, window: Window | None
-    ) -> None: ...
+    async def record_usage(self, cost: Cost) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ is turned off, the oldest turns are left out). The full history always stays in 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_ratio
 from src.conversation.compaction import SUMMARY_HEADER, Summariser, compaction_record
 from src.conversation.message import Message
 from src.conversation.store.base_store import ConversationStore
-from src.conversation.usage import add_usage
+from src.conversation.usage import Cost, add_usage
 from src.conversation.window import (
     Window,
     choose_cut,
@@ -26,7 +27,6 @@ from src.conversation.window import (
     select_window,
 )
 from src.errors import ConversationError, LLMError
-from src.llm.client import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,16 @@ class ConversationManager:
             self._metadata = await self.store.load_metadata(self.conversation_id)
         return self._metadata
 
-    async def add(self, *messages: Message) -> None:
-        """Persist messages (one append, after any staged ones), then keep them in the tail."""
+    async def add(self, *messages: Message, cost: Cost | None = None) -> None:
+        """Persist messages (one append, after any staged ones), then keep them in the tail.
+        With `cost`, the model request that produced them is counted in the same step."""
         recent = await self.recent()
-        await self.store.append_messages(self.conversation_id, [*self._staged, *messages])
+        batch = [*self._staged, *messages]
+        if cost is None:
+            await self.store.append_messages(self.conversation_id, batch)
+        else:
+            counted = _counted(cost)
+            self._learn(await self.store.append_and_update(self.conversation_id, batch, counted))
         self._staged = []
         recent.extend(messages)  # a turn's additions are bounded by max_tool_rounds
 
@@ -115,19 +121,11 @@ class ConversationManager:
         )
         return self._assemble(system_prompt, tools, summary, chosen)
 
-    async def record_usage(self, model: str, usage: Usage | None, window: Window | None) -> None:
-        """Count one model request in the conversation's totals; with the `window` it was
-        sent, also learn how far the local token estimate was off."""
+    async def record_usage(self, cost: Cost) -> None:
+        """Count a model request that produced no message of its own (the classifier's)."""
+        self._learn(await self.store.update_metadata(self.conversation_id, _counted(cost)))
 
-        def change(meta: dict[str, Any]) -> None:
-            add_usage(meta, model, usage)
-            if window is not None and usage is not None:
-                ratio = updated_ratio(
-                    stored_ratio(meta), window.estimated_tokens, usage.prompt_tokens
-                )
-                meta[RATIO_KEY] = round(ratio, 4)
-
-        saved = await self.store.update_metadata(self.conversation_id, change)
+    def _learn(self, saved: dict[str, Any]) -> None:
         if self._metadata is not None and RATIO_KEY in saved:
             self._metadata[RATIO_KEY] = saved[RATIO_KEY]
 
@@ -214,8 +212,8 @@ class ConversationManager:
                 exc_info=not isinstance(exc, LLMError | TimeoutError),
             )
             return False
-        await self.record_usage(result.model, result.usage, None)
-        await self.add(compaction_record(result, kept=len(recent) - cut, summarised=len(covered)))
+        record = compaction_record(result, kept=len(recent) - cut, summarised=len(covered))
+        await self.add(record, cost=Cost(result.model, result.usage))
         logger.info(
             "conversation %s: %d message(s) summarised into %d characters",
             self.conversation_id,
@@ -238,3 +236,17 @@ class ConversationManager:
         messages = system + body
         tokens = sum(estimate_tokens(m) for m in messages) + estimate_tools(tools)
         return Window([m.to_api() for m in messages], tokens)
+
+
+def _counted(cost: Cost) -> Callable[[dict[str, Any]], None]:
+    """The metadata change that counts `cost`; with its window, it also learns how far the
+    local token estimate was off."""
+
+    def change(meta: dict[str, Any]) -> None:
+        add_usage(meta, cost.model, cost.usage)
+        if cost.window is not None and cost.usage is not None:
+            estimate = cost.window.estimated_tokens
+            ratio = updated_ratio(stored_ratio(meta), estimate, cost.usage.prompt_tokens)
+            meta[RATIO_KEY] = round(ratio, 4)
+
+    return change

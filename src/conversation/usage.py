@@ -11,10 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.config import ModelPrice
+from src.conversation.window import Window
 from src.llm.client import Usage
 
 USAGE_KEY = "usage"
 UNKNOWN_MODEL = "unknown"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One model request: its model, the usage it reported, and the window it was sent (to
+    learn how far the local token estimate was off). Counted with what the request produced."""
+
+    model: str
+    usage: Usage | None
+    window: Window | None = None
 
 
 @dataclass

@@ -322,6 +322,41 @@ async def test_concurrent_update_metadata_loses_nothing(store: ConversationStore
     assert await store.load_metadata("c") == {"n": 30}
 
 
+async def test_append_and_update_stores_messages_and_their_metadata(
+    store: ConversationStore,
+) -> None:
+    def count(meta: dict[str, Any]) -> None:
+        meta["answers"] = meta.get("answers", 0) + 1
+
+    await store.append_messages("c", [Message(role="user", content="q1")])
+    first = await store.append_and_update("c", [Message(role="assistant", content="a1")], count)
+    assert first == {"answers": 1}
+    both = [Message(role="user", content="q2"), Message(role="assistant", content="a2")]
+    assert await store.append_and_update("c", both, count) == {"answers": 2}
+    assert [m.content for m in await store.load_conversation("c")] == ["q1", "a1", "q2", "a2"]
+    assert [m.content for m in await store.load_recent("c", 2)] == ["q2", "a2"]
+    assert await store.load_metadata("c") == {"answers": 2}
+
+
+async def test_append_and_update_and_update_metadata_at_once_lose_nothing(
+    store: ConversationStore,
+) -> None:
+    """An answer's cost and, meanwhile, the next message's inbox entry: both counted."""
+
+    def bump(meta: dict[str, Any]) -> None:
+        meta["n"] = meta.get("n", 0) + 1
+
+    await asyncio.gather(
+        *(
+            store.append_and_update("c", [Message(role="assistant", content=str(i))], bump)
+            for i in range(10)
+        ),
+        *(store.update_metadata("c", bump) for _ in range(10)),
+    )
+    assert await store.load_metadata("c") == {"n": 20}
+    assert len(await store.load_conversation("c")) == 10
+
+
 async def test_pending_index(store: ConversationStore) -> None:
     await store.set_pending("a", True)
     await store.set_pending("b", True)

@@ -70,8 +70,10 @@ async def test_a_turn_with_a_tool_call_moves_the_counters(bots: BotRunner) -> No
     assert moved("assistant_model_tokens_total", model=model, type="output") >= 2
     assert moved("assistant_tool_calls_total", tool="get_current_time", outcome="ok") == 1
     store_calls = "assistant_store_operation_duration_seconds_count"
-    # The user message with the tool call, its result, the answer: three appends.
-    assert moved(store_calls, backend="file", operation="append_messages") == 3
+    # The user message with the tool call, then the answer, each with what it cost (two
+    # appends with a metadata update); the tool's result between them (a plain append).
+    assert moved(store_calls, backend="file", operation="append_and_update") == 2
+    assert moved(store_calls, backend="file", operation="append_messages") == 1
     assert moved(store_calls, backend="file", operation="load_recent") >= 1
     assert moved("assistant_store_errors_total", backend="file", operation="append_messages") == 0
     # Defined and exported from the start, whether or not anything happened yet.

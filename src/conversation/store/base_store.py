@@ -87,11 +87,7 @@ class ConversationStore(ABC):
         given the changed record, says how the pending index changes with it (as for
         `save_metadata`).
         """
-        locks = self.__dict__.setdefault("_metadata_locks", weakref.WeakValueDictionary())
-        lock = locks.get(conversation_id)
-        if lock is None:
-            lock = locks[conversation_id] = asyncio.Lock()
-        async with lock:
+        async with self._metadata_lock(conversation_id):
             data = await self.load_metadata(conversation_id)
             outcome = change(data)
             if inspect.isawaitable(outcome):
@@ -100,6 +96,26 @@ class ConversationStore(ABC):
                 conversation_id, data, None if pending is None else pending(data)
             )
             return data
+
+    async def append_and_update(
+        self,
+        conversation_id: str,
+        messages: list[Message],
+        change: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """`append_messages`, then `update_metadata(change)`: messages and the metadata change
+        that goes with them (what producing them cost). A backend that can write both in one
+        step overrides this; the messages are stored first either way."""
+        await self.append_messages(conversation_id, messages)
+        return await self.update_metadata(conversation_id, change)
+
+    def _metadata_lock(self, conversation_id: str) -> asyncio.Lock:
+        """The lock of one conversation's metadata read-change-write in this process."""
+        locks = self.__dict__.setdefault("_metadata_locks", weakref.WeakValueDictionary())
+        lock: asyncio.Lock | None = locks.get(conversation_id)
+        if lock is None:
+            lock = locks[conversation_id] = asyncio.Lock()
+        return lock
 
     @abstractmethod
     async def set_pending(self, conversation_id: str, pending: bool) -> None:

@@ -95,29 +95,63 @@ class FileStore(ConversationStore):
     # -- messages ----------------------------------------------------------------------
 
     async def append_messages(self, conversation_id: str, messages: list[Message]) -> None:
-        if not messages:
-            return
-        stem, path, _ = self._paths(conversation_id)
+        if messages:
+            await self._write(conversation_id, messages, None)
+
+    async def append_and_update(
+        self,
+        conversation_id: str,
+        messages: list[Message],
+        change: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        async with self._metadata_lock(conversation_id):
+            data = await self.load_metadata(conversation_id)
+            change(data)
+            await self._write(conversation_id, messages, data)
+        return data
+
+    async def _write(
+        self,
+        conversation_id: str,
+        messages: list[Message],
+        data: dict[str, Any] | None,
+        pending: bool | None = None,
+    ) -> None:
+        """Append `messages` to the history, then write the metadata record `data` (with the
+        pending mark, as `save_metadata` says), in one trip to a worker thread."""
+        stem, path, meta = self._paths(conversation_id)
         lines = [jsonl_io.line(m.to_dict()) for m in messages]
         header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
+        record = None
+        if data is not None:
+            body = {"conversation_id": conversation_id, "data": data}
+            record = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        mark = (self._pending_dir / stem, conversation_id.encode("utf-8", "surrogatepass"), pending)
+
+        def write(check_tail: bool) -> None:
+            if lines:
+                jsonl_io.append(path, b"".join(lines), header, check_tail, self.fsync)
+            if record is not None:
+                jsonl_io.save_record(meta, record, self.fsync, _META_COMPACT_AT, mark)
+
         async with self._lock(stem):
             check_tail = stem not in self._checked_tail
-            self._checked_tail.discard(stem)  # until this write is known to be whole
+            if lines:
+                self._checked_tail.discard(stem)  # until this write is known to be whole
             try:
-                await self._run(
-                    f"append to {path.name}",
-                    jsonl_io.append,
-                    path,
-                    b"".join(lines),
-                    header,
-                    check_tail,
-                    self.fsync,
-                )
+                await self._run(f"write {path.name if lines else meta.name}", write, check_tail)
             except BaseException:
-                self._tails.drop(conversation_id)  # the file may hold part of these lines
+                if lines:
+                    self._tails.drop(conversation_id)  # the file may hold part of these lines
                 raise
-            self._checked_tail.add(stem)
-            self._tails.extend(conversation_id, messages, [len(line) for line in lines])
+            if lines:
+                self._checked_tail.add(stem)
+                self._tails.extend(conversation_id, messages, [len(line) for line in lines])
+            if record is not None:
+                self._meta_cache[conversation_id] = record
+                self._meta_cache.move_to_end(conversation_id)
+                if len(self._meta_cache) > _META_CACHE_SIZE:
+                    self._meta_cache.popitem(last=False)
 
     async def load_conversation(self, conversation_id: str) -> list[Message]:
         _, path, _ = self._paths(conversation_id)
@@ -185,24 +219,7 @@ class FileStore(ConversationStore):
     async def save_metadata(
         self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
     ) -> None:
-        stem, _, meta = self._paths(conversation_id)
-        body = json.dumps({"conversation_id": conversation_id, "data": data}, ensure_ascii=False)
-        encoded = body.encode("utf-8", "surrogatepass") + b"\n"
-        marker = self._pending_dir / stem
-        async with self._lock(stem):
-            await self._run(  # record and pending mark in one trip to a worker thread
-                f"save {meta.name}",
-                jsonl_io.save_record,
-                meta,
-                encoded,
-                self.fsync,
-                _META_COMPACT_AT,
-                (marker, conversation_id.encode("utf-8", "surrogatepass"), pending),
-            )
-            self._meta_cache[conversation_id] = encoded
-            self._meta_cache.move_to_end(conversation_id)
-            if len(self._meta_cache) > _META_CACHE_SIZE:
-                self._meta_cache.popitem(last=False)
+        await self._write(conversation_id, [], data, pending)
 
     async def set_pending(self, conversation_id: str, pending: bool) -> None:
         marker = self._pending_dir / file_stem(conversation_id)

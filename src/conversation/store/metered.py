@@ -68,6 +68,15 @@ class MeteredStore(ConversationStore):
         async with self._timed("append_messages"):
             await self.inner.append_messages(conversation_id, messages)
 
+    async def append_and_update(
+        self,
+        conversation_id: str,
+        messages: list[Message],
+        change: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        async with self._timed("append_and_update"):
+            return await self.inner.append_and_update(conversation_id, messages, change)
+
     async def delete_conversation(self, conversation_id: str) -> None:
         async with self._timed("delete_conversation"):
             await self.inner.delete_conversation(conversation_id)
