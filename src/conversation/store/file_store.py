@@ -64,10 +64,24 @@ class FileStore(ConversationStore):
         # encoded: a read decodes a fresh copy instead of reading the file (a thread hop).
         self._meta_cache: OrderedDict[str, bytes] = OrderedDict()
         self._tails = TailCache()
+        self._path_cache: dict[str, tuple[str, Path, Path, Path]] = {}
 
-    def _paths(self, conversation_id: str) -> tuple[str, Path, Path]:
-        stem = file_stem(conversation_id)
-        return stem, self.directory / f"{stem}.jsonl", self.directory / f"{stem}.meta.json"
+    def _paths(self, conversation_id: str) -> tuple[str, Path, Path, Path]:
+        """File stem, history, metadata log and pending marker of a conversation (kept for
+        the active ones: a Path and its text are built once, not on every write)."""
+        paths = self._path_cache.get(conversation_id)
+        if paths is None:
+            stem = file_stem(conversation_id)
+            paths = (
+                stem,
+                self.directory / f"{stem}.jsonl",
+                self.directory / f"{stem}.meta.json",
+                self._pending_dir / stem,
+            )
+            if len(self._path_cache) >= _META_CACHE_SIZE:
+                self._path_cache.pop(next(iter(self._path_cache)))
+            self._path_cache[conversation_id] = paths
+        return paths
 
     def _lock(self, stem: str) -> asyncio.Lock:
         lock = self._locks.get(stem)
@@ -119,14 +133,14 @@ class FileStore(ConversationStore):
     ) -> None:
         """Append `messages` to the history, then write the metadata record `data` (with the
         pending mark, as `save_metadata` says), in one trip to a worker thread."""
-        stem, path, meta = self._paths(conversation_id)
+        stem, path, meta, marker = self._paths(conversation_id)
         lines = [jsonl_io.line(m.to_dict()) for m in messages]
         header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
         record = None
         if data is not None:
             body = {"conversation_id": conversation_id, "data": data}
             record = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
-        mark = (self._pending_dir / stem, conversation_id.encode("utf-8", "surrogatepass"), pending)
+        mark = (marker, conversation_id.encode("utf-8", "surrogatepass"), pending)
 
         def write(check_tail: bool) -> None:
             if lines:
@@ -154,7 +168,7 @@ class FileStore(ConversationStore):
                     self._meta_cache.popitem(last=False)
 
     async def load_conversation(self, conversation_id: str) -> list[Message]:
-        _, path, _ = self._paths(conversation_id)
+        _, path, _, _ = self._paths(conversation_id)
         return await self._run(f"read {path.name}", jsonl_io.read_messages, path)
 
     async def load_recent(self, conversation_id: str, limit: int) -> list[Message]:
@@ -163,7 +177,7 @@ class FileStore(ConversationStore):
         cached = self._tails.get(conversation_id, limit)
         if cached is not None:
             return cached
-        stem, path, _ = self._paths(conversation_id)
+        stem, path, _, _ = self._paths(conversation_id)
         async with self._lock(stem):  # so no append lands between the read and the fill
             messages, sizes = await self._run(
                 f"read {path.name}", jsonl_io.read_recent, path, limit
@@ -172,7 +186,7 @@ class FileStore(ConversationStore):
         return list(messages)
 
     async def save_conversation(self, conversation_id: str, messages: list[Message]) -> None:
-        stem, path, _ = self._paths(conversation_id)
+        stem, path, _, _ = self._paths(conversation_id)
         header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
         payload = header + b"".join(jsonl_io.line(m.to_dict()) for m in messages)
         async with self._lock(stem):
@@ -181,9 +195,8 @@ class FileStore(ConversationStore):
             self._checked_tail.add(stem)
 
     async def delete_conversation(self, conversation_id: str) -> None:
-        stem, path, meta = self._paths(conversation_id)
+        stem, path, meta, marker = self._paths(conversation_id)
         async with self._lock(stem):
-            marker = self._pending_dir / stem
             self._meta_cache.pop(conversation_id, None)
             self._tails.drop(conversation_id)
             await self._run(f"delete {path.name}", jsonl_io.remove, path, meta, marker)
@@ -205,7 +218,7 @@ class FileStore(ConversationStore):
         if cached is not None:
             self._meta_cache.move_to_end(conversation_id)
             return dict(json.loads(cached)["data"])
-        _, _, meta = self._paths(conversation_id)
+        _, _, meta, _ = self._paths(conversation_id)
         try:
             data = await self._run(f"read {meta.name}", jsonl_io.read_record, meta)
         except ValueError as exc:
@@ -222,7 +235,7 @@ class FileStore(ConversationStore):
         await self._write(conversation_id, [], data, pending)
 
     async def set_pending(self, conversation_id: str, pending: bool) -> None:
-        marker = self._pending_dir / file_stem(conversation_id)
+        marker = self._paths(conversation_id)[3]
         if pending:
             data = conversation_id.encode("utf-8", "surrogatepass")
             await self._run("update the pending index", jsonl_io.write_marker, marker, data)
