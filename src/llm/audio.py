@@ -22,19 +22,30 @@ class AudioTooLargeError(UserInputError):
 
 
 class AudioClient:
+    """Its HTTP client is made on first use: most turns have no audio, and making one (with
+    its TLS context) costs a start-up some 30 ms."""
+
     def __init__(self, config: Config) -> None:
-        voice = config.voice
-        key = voice.api_key or config.llm.api_key
-        self.config = voice
-        self._client = openai.AsyncOpenAI(
-            base_url=voice.base_url or config.llm.base_url,
-            api_key=key.get_secret_value() or "unset",
-            timeout=voice.timeout_s,
-            max_retries=config.llm.max_retries,
-        )
+        self.config = config.voice
+        self._llm = config.llm
+        self._made: openai.AsyncOpenAI | None = None
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        if self._made is None:
+            voice = self.config
+            key = voice.api_key or self._llm.api_key
+            self._made = openai.AsyncOpenAI(
+                base_url=voice.base_url or self._llm.base_url,
+                api_key=key.get_secret_value() or "unset",
+                timeout=voice.timeout_s,
+                max_retries=self._llm.max_retries,
+            )
+        return self._made
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._made is not None:
+            await self._made.close()
 
     async def transcribe(self, data: bytes, filename: str, content_type: str) -> str:
         """The text spoken in `data`. AudioRejectedError if the endpoint refuses the file."""
