@@ -41,6 +41,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.harness import compile_ahead
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
 
@@ -213,11 +214,7 @@ def main() -> None:
     extra_env = dict(item.split("=", 1) for item in args.env)
     # Stopping the bot cuts its long poll short; the local Telegram server would print that.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    # As the Dockerfile does: byte-code compiled ahead (the image's root is read-only, and
-    # PYTHONDONTWRITEBYTECODE may be set here), so no start compiles the sources.
-    subprocess.run(
-        [args.python, "-m", "compileall", "-q", "src", "telegram_bot.py"], cwd=ROOT, check=True
-    )
+    compile_ahead(args.python)
     version = subprocess.run(
         [args.python, "-c", "import platform; print(platform.python_version())"],
         capture_output=True,
