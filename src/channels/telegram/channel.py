@@ -151,7 +151,10 @@ class TelegramChannel:
             for update in chat_updates:
                 await self.application.process_update(update)
 
-        await asyncio.gather(*(run(chat_updates) for chat_updates in by_chat.values()))
+        if len(by_chat) == 1:  # the usual batch: no task to make
+            await run(next(iter(by_chat.values())))
+        else:
+            await asyncio.gather(*(run(chat_updates) for chat_updates in by_chat.values()))
 
     # -- the lane worker -----------------------------------------------------------------
 
