@@ -7,6 +7,8 @@ names are the handful the config names, store operations are the interface's met
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 # Turn outcomes a channel reports with `record_turn`.
@@ -104,6 +106,12 @@ def record_tool_call(tool: str, outcome: str) -> None:
 
 
 def record_store_operation(backend: str, operation: str, seconds: float, ok: bool) -> None:
-    STORE_SECONDS.labels(backend, operation).observe(seconds)
+    _store_seconds(backend, operation).observe(seconds)
     if not ok:
         STORE_ERRORS.labels(backend, operation).inc()
+
+
+@functools.lru_cache(maxsize=64)  # a few backends times the store's operations
+def _store_seconds(backend: str, operation: str) -> Histogram:
+    """The histogram child of one operation (found once: several per turn)."""
+    return STORE_SECONDS.labels(backend, operation)
