@@ -7,8 +7,11 @@ own polling does not enter the measurements.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,6 +76,32 @@ def compile_ahead(python: str = sys.executable) -> None:
     subprocess.run(
         [python, "-m", "compileall", "-q", "src", "telegram_bot.py"], cwd=ROOT, check=True
     )
+
+
+def pace_ms() -> float:
+    """CPU milliseconds a fixed workload takes here now: JSON round trips and sorting, and
+    500 hops to a worker thread and back. On a shared VM this moves from minute to minute by
+    tens of percent (waking a thread most of all), and the bot's figures move with it;
+    printed beside them, it tells a slow minute from a slow change."""
+
+    async def hops() -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(500):
+            await loop.run_in_executor(None, int)
+
+    def work() -> None:
+        data = {"a": list(range(50)), "b": {"x": "y" * 20, "n": 1.5}}
+        for _ in range(1000):
+            json.loads(json.dumps(data))
+            sorted(str(i) for i in range(20))
+        asyncio.run(hops())
+
+    samples = []
+    for _ in range(5):
+        started = time.process_time()
+        work()
+        samples.append((time.process_time() - started) * 1000)
+    return statistics.median(samples)
 
 
 def users(count: int) -> list[int]:
