@@ -219,3 +219,25 @@ async def test_store_latency_and_failures_are_recorded(tmp_path: Path) -> None:
     with pytest.raises(ConversationError):
         await store.ping()
     assert errors("ping") >= 1
+
+
+async def test_a_cancelled_store_operation_is_neither_a_success_nor_a_failure(
+    tmp_path: Path,
+) -> None:
+    store = MeteredStore(FileStore(tmp_path / "conversations"))
+    await store.open()
+    labels = {"backend": "file", "operation": "append_messages"}
+    before = (
+        sample("assistant_store_operation_duration_seconds_count", **labels),
+        sample("assistant_store_errors_total", **labels),
+    )
+    task = asyncio.create_task(store.append_messages("c", [Message(role="user", content="x")]))
+    await asyncio.sleep(0)  # the append has started: it waits for its worker thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = (
+        sample("assistant_store_operation_duration_seconds_count", **labels),
+        sample("assistant_store_errors_total", **labels),
+    )
+    assert after == before
