@@ -16,7 +16,6 @@ blocks, and a turn costs a handful of thread hops, not one per syscall.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
@@ -42,7 +41,6 @@ _META_CACHE_SIZE = 256  # records of the conversations active now
 _META_COMPACT_AT = 64 * 1024  # bytes of metadata log before it is rewritten
 
 
-@functools.lru_cache(maxsize=1024)
 def file_stem(conversation_id: str) -> str:
     """A file name stem for an id: safe characters only, unique per id."""
     raw = conversation_id.encode("utf-8", "surrogatepass")
@@ -135,7 +133,7 @@ class FileStore(ConversationStore):
         pending mark, as `save_metadata` says), in one trip to a worker thread."""
         stem, path, meta, marker = self._paths(conversation_id)
         lines = [jsonl_io.line(m.to_dict()) for m in messages]
-        header = jsonl_io.line({"conversation_id": conversation_id, "v": 1})
+        header = jsonl_io.line({"conversation_id": conversation_id, "v": 1}) if lines else b""
         record = None
         if data is not None:
             body = {"conversation_id": conversation_id, "data": data}
