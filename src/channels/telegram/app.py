@@ -19,11 +19,12 @@ def build_application(config: Config) -> Application:
         .base_file_url(f"{base}/file/bot")
         .updater(None)
         .rate_limiter(
-            # `rate` messages a second, in bursts of at most a tenth of that: the small burst
-            # absorbs event-loop jitter, so the average really reaches `rate`.
+            # One message every 1/`rate` seconds and no bursts: a bucket that held more would
+            # let a full bucket through at once on top of the steady rate, and any one second
+            # would then see more than `rate` messages (Telegram's limit is per second).
             MessageRateLimiter(
-                overall_max_rate=max(1.0, config.telegram.max_messages_per_second / 10),
-                overall_time_period=0.1,
+                overall_max_rate=1,
+                overall_time_period=1 / config.telegram.max_messages_per_second,
                 max_retries=5,
             )
         )
