@@ -45,13 +45,11 @@ FAST = {"max_messages_per_second": 100_000}  # a local server has no flood limit
 def turn(p: Peers, chat: int, text: str, timeout: float = 30) -> float:
     """One turn; returns the bot-side latency in ms: from the update's delivery to the
     reply's arrival, minus the time the model server spent on the request."""
-    before = p.telegram.sent_counts().get(chat, 0)
+    before = p.telegram.sent_count(chat)
     requests = len(p.model.timings)
     update_id = send(p, chat, text)
-    wait_until_sync(
-        lambda: p.telegram.sent_counts().get(chat, 0) > before, timeout=timeout, interval=0.0005
-    )
-    replied = reply_times(p)[chat][-1]
+    wait_until_sync(lambda: p.telegram.sent_count(chat) > before, timeout=timeout, interval=0.0005)
+    replied = p.telegram.sent_times(chat)[-1]
     delivered = p.telegram.delivered_at(update_id)
     assert delivered is not None
     model = sum(end - start for start, end in p.model.timings[requests:])

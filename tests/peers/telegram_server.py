@@ -192,6 +192,7 @@ class FakeTelegram:
         self._message_ids: dict[int, int] = {}  # per chat, shared by user and bot messages
         self._messages: dict[tuple[int, Any], JSON] = {}  # every message by (chat, id)
         self._sent: list[JSON] = []  # successful sendMessage results (edited in place)
+        self._sent_times: dict[int, list[float]] = {}  # arrival of each one, per chat
         self._forums: set[int] = set()
         self._drafts: list[JSON] = []
         self._actions: list[tuple[int, str]] = []
@@ -362,13 +363,19 @@ class FakeTelegram:
             return copy.deepcopy([m for m in self._sent if chat_id in (None, m["chat"]["id"])])
 
     def sent_counts(self) -> dict[int, int]:
-        """How many messages were sent to each chat (cheap: no copies, for busy polling)."""
+        """How many messages were sent to each chat (no copies of messages: for busy polling)."""
         with self._lock:
-            counts: dict[int, int] = {}
-            for message in self._sent:
-                chat = message["chat"]["id"]
-                counts[chat] = counts.get(chat, 0) + 1
-            return counts
+            return {chat: len(times) for chat, times in self._sent_times.items()}
+
+    def sent_count(self, chat_id: int) -> int:
+        """How many messages were sent to one chat, in constant time (for busy polling)."""
+        with self._lock:
+            return len(self._sent_times.get(chat_id, ()))
+
+    def sent_times(self, chat_id: int) -> list[float]:
+        """time.monotonic() on arrival of each successful sendMessage to this chat, in order."""
+        with self._lock:
+            return list(self._sent_times.get(chat_id, ()))
 
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [m["text"] for m in self.sent_messages(chat_id)]
@@ -686,6 +693,9 @@ class FakeTelegram:
                 self._calls.append(call)
                 handler = self._dispatch(key, request.match_info["token"])
                 result = copy.deepcopy(handler(params, files, method)) if handler else True
+                if key == "sendmessage":  # the handler returned: the message was delivered
+                    chat = self._sent[-1]["chat"]["id"]
+                    self._sent_times.setdefault(chat, []).append(arrived)
             if key == "getupdates":
                 result = await self._get_updates(params)
         except (ValueError, TypeError, KeyError) as exc:  # malformed parameters

@@ -175,6 +175,21 @@ async def test_fail_next_429(tg: FakeTelegram, bot: Bot) -> None:
     assert tg.texts() == ["hi"]
 
 
+async def test_sent_counts_and_times_hold_only_delivered_messages(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.fail_next("sendMessage", retry_after=1)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(CHAT, "refused")
+    await bot.send_message(CHAT, "one")
+    await bot.send_message(CHAT + 1, "other chat")
+    await bot.send_message(CHAT, "two")
+    assert tg.sent_counts() == {CHAT: 2, CHAT + 1: 1}
+    assert (tg.sent_count(CHAT), tg.sent_count(CHAT + 1), tg.sent_count(7)) == (2, 1, 0)
+    delivered = [c.time for c in tg.calls("sendMessage") if c.status == 200 and c.chat_id == CHAT]
+    assert tg.sent_times(CHAT) == delivered and len(delivered) == 2
+
+
 async def test_drafts_and_unsupported(tg: FakeTelegram, bot: Bot) -> None:
     assert await bot.send_message_draft(CHAT, draft_id=7, text="thinking") is True
     assert tg.drafts(CHAT)[0]["text"] == "thinking"
