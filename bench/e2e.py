@@ -37,7 +37,6 @@ from src.conversation.store.dynamodb_store import DynamoDBStore
 from src.conversation.store.file_store import FileStore
 from tests.peers.dynamodb import LocalServer, aws_env
 from tests.peers.openai_server import Reply
-from tests.peers.serve import wait_until_sync
 
 FAST = {"max_messages_per_second": 100_000}  # a local server has no flood limit to respect
 
@@ -48,7 +47,8 @@ def turn(p: Peers, chat: int, text: str, timeout: float = 30) -> float:
     before = p.telegram.sent_count(chat)
     requests = len(p.model.timings)
     update_id = send(p, chat, text)
-    wait_until_sync(lambda: p.telegram.sent_count(chat) > before, timeout=timeout, interval=0.0005)
+    if not p.telegram.wait_sent(chat, before + 1, timeout):
+        raise AssertionError(f"no reply in chat {chat} within {timeout} s")
     replied = p.telegram.sent_times(chat)[-1]
     delivered = p.telegram.delivered_at(update_id)
     assert delivered is not None

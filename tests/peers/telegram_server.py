@@ -181,6 +181,7 @@ class FakeTelegram:
         self._token, self.bot_username, self.bot_id = token, bot_username, bot_id
         self.unsupported_methods: set[str] = set()  # answered with 404 like unknown methods
         self._lock = threading.Lock()
+        self._delivered = threading.Condition(self._lock)  # notified on each sendMessage
         self._closing = False
         self._calls: list[Call] = []
         self._pending: list[JSON] = []  # unconfirmed updates, sorted by update_id
@@ -371,6 +372,14 @@ class FakeTelegram:
         """How many messages were sent to one chat, in constant time (for busy polling)."""
         with self._lock:
             return len(self._sent_times.get(chat_id, ()))
+
+    def wait_sent(self, chat_id: int, count: int, timeout: float) -> bool:
+        """Block until `count` messages have been sent to the chat (False on timeout): a
+        waiter that is woken, not one that polls."""
+        with self._delivered:
+            return self._delivered.wait_for(
+                lambda: len(self._sent_times.get(chat_id, ())) >= count, timeout
+            )
 
     def sent_times(self, chat_id: int) -> list[float]:
         """time.monotonic() on arrival of each successful sendMessage to this chat, in order."""
@@ -696,6 +705,7 @@ class FakeTelegram:
                 if key == "sendmessage":  # the handler returned: the message was delivered
                     chat = self._sent[-1]["chat"]["id"]
                     self._sent_times.setdefault(chat, []).append(arrived)
+                    self._delivered.notify_all()
             if key == "getupdates":
                 result = await self._get_updates(params)
         except (ValueError, TypeError, KeyError) as exc:  # malformed parameters

@@ -188,6 +188,10 @@ async def test_sent_counts_and_times_hold_only_delivered_messages(
     assert (tg.sent_count(CHAT), tg.sent_count(CHAT + 1), tg.sent_count(7)) == (2, 1, 0)
     delivered = [c.time for c in tg.calls("sendMessage") if c.status == 200 and c.chat_id == CHAT]
     assert tg.sent_times(CHAT) == delivered and len(delivered) == 2
+    assert tg.wait_sent(CHAT, 2, timeout=0) and not tg.wait_sent(CHAT, 3, timeout=0.01)
+    third = asyncio.get_running_loop().run_in_executor(None, tg.wait_sent, CHAT, 3, 10.0)
+    await bot.send_message(CHAT, "three")
+    assert await third
 
 
 async def test_drafts_and_unsupported(tg: FakeTelegram, bot: Bot) -> None:
