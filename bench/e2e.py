@@ -89,8 +89,8 @@ def overhead(turns: int, rounds: int) -> list[str]:
 def concurrency(sizes: list[int]) -> list[str]:
     rows = [
         "| chats | last reply (s) | floor 1 s + N/30 (s) | over floor | lost | duplicates "
-        "| max sendMessage in 1 s |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| max sendMessage in 1 s | chats out of order |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sizes:
         with peers() as p:
@@ -114,10 +114,31 @@ def concurrency(sizes: list[int]) -> list[str]:
             floor = 1 + n / 30
             rows.append(
                 f"| {n} | {last:.2f} | {floor:.2f} | {(last / floor - 1) * 100:+.1f} % "
-                f"| {lost} | {duplicates} | {burst} |"
+                f"| {lost} | {duplicates} | {burst} | {_out_of_order(n)} |"
             )
             bot.stop()
     return rows
+
+
+def _out_of_order(n: int) -> int:
+    """N chats each send three messages at once, all of them before any answer (zero-latency
+    model, no rate limit, so that turns of different chats interleave as tightly as they can):
+    the chats whose replies are not the answers to their messages, in their order."""
+    with peers() as p:
+        bot = Bot(p, allowed=n, telegram=FAST)
+        bot.start()
+        chats = users(n)
+        for k in (1, 2, 3):
+            for chat in chats:
+                send(p, chat, f"{chat} {k}")
+        wait_replies(p, dict.fromkeys(chats, 3), timeout=60 + n)
+        time.sleep(0.2)  # a duplicate would come now
+        bot.stop()
+        replies: dict[int, list[str]] = {}
+        for message in p.telegram.sent_messages():
+            replies.setdefault(message["chat"]["id"], []).append(message["text"])
+    expected = {chat: [f"echo: {chat} {k}" for k in (1, 2, 3)] for chat in chats}
+    return sum(1 for chat in chats if replies.get(chat) != expected[chat])
 
 
 def long_chats(sizes: list[int], turns: int, backends: list[str]) -> list[str]:

@@ -26,8 +26,11 @@ def test_quick_benchmark_suite_prints_every_table() -> None:
     for section in SECTIONS:
         assert section in result.stdout
     assert "| 10 |" in result.stdout  # the 10-chat concurrency row
-    lost_column = [line for line in result.stdout.splitlines() if line.startswith("| 10 |")]
-    assert lost_column and lost_column[0].split("|")[5].strip() == "0"  # nothing lost
+    row = [line for line in result.stdout.splitlines() if line.startswith("| 10 |")]
+    assert row, result.stdout
+    cells = [cell.strip() for cell in row[0].split("|")]
+    assert cells[5] == "0"  # nothing lost
+    assert cells[8] == "0"  # no chat's replies out of order
 
 
 def test_store_benchmark_quick() -> None:
