@@ -207,11 +207,7 @@ def wait_replies(peers: Peers, expected: dict[int, int], timeout: float) -> None
 
 def reply_times(peers: Peers) -> dict[int, list[float]]:
     """Arrival times of successful sendMessage calls, per chat, in order."""
-    times: dict[int, list[float]] = {}
-    for call in peers.telegram.calls("sendMessage"):
-        if call.status == 200 and call.chat_id is not None:
-            times.setdefault(call.chat_id, []).append(call.time)
-    return times
+    return {chat: peers.telegram.sent_times(chat) for chat in peers.telegram.sent_counts()}
 
 
 def percentile(values: list[float], share: float) -> float:
