@@ -13,9 +13,9 @@ import sys
 
 from src.config import Config, load_config, read_environment
 from src.errors import ConfigError, ConversationError
-from src.mcp.config import MCPFileConfig, load_mcp_config
 from src.ops import event_loop
 from src.ops.logging_setup import setup_logging
+from src.toolservers.config import MCPFileConfig, load_mcp_config
 
 logger = logging.getLogger("telegram_bot")
 

@@ -32,9 +32,9 @@ from bench.harness import (
 )
 from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
-from src.conversation.store.base_store import ConversationStore
-from src.conversation.store.dynamodb_store import DynamoDBStore
-from src.conversation.store.file_store import FileStore
+from src.store.conversations import ConversationStore
+from src.store.dynamodb.conversations import DynamoDBStore
+from src.store.file.conversations import FileStore
 from tests.peers.dynamodb import LocalServer, aws_env
 from tests.peers.openai_server import Reply
 

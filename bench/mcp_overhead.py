@@ -2,7 +2,7 @@
 
     python -m bench.mcp_overhead [--calls 300] [--warmup 30]
 
-Starts our test MCP server (tests/mcp/server.py, mcp SDK) over Streamable HTTP on a local
+Starts our test MCP server (tests/toolservers/server.py, mcp SDK) over Streamable HTTP on a local
 port and over stdio, and @modelcontextprotocol/server-everything over stdio when
 tests/node is installed. For each, the same tool is called alternately
 
@@ -32,12 +32,12 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
-from src.mcp.config import MCPFileConfig
-from src.mcp.manager import MCPManager
 from src.tools.registry import ToolRegistry
+from src.toolservers.config import MCPFileConfig
+from src.toolservers.manager import MCPManager
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_SERVER = ROOT / "tests" / "mcp" / "server.py"
+OUR_SERVER = ROOT / "tests" / "toolservers" / "server.py"
 EVERYTHING = ROOT / "tests" / "node" / "node_modules" / ".bin" / "mcp-server-everything"
 
 

@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from src.conversation.message import Message
-from src.conversation.store.base_store import ConversationStore
-from src.conversation.store.file_store import FileStore
+from src.store.conversations import ConversationStore
+from src.store.file.conversations import FileStore
 
 WORDS = (
     "the a meeting tomorrow at nine please remind me about project report budget draft call "

@@ -18,7 +18,7 @@ import uuid
 from bench.store_append import CONVERSATION, RECENT, message, percentile, probes, timed
 from src.channels.inbox import Inbox, InboxItem
 from src.config import DynamoDBStoreConfig
-from src.conversation.store.dynamodb_store import DynamoDBStore
+from src.store.dynamodb.conversations import DynamoDBStore
 from tests.peers.dynamodb import LocalServer, aws_env
 
 _FILL_BATCH = 1000

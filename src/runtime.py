@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from src.agents.coordinator import Coordinator
 from src.config import Config
-from src.conversation.store import ConversationStore, create_store
 from src.llm.client import LLMClient
-from src.mcp.config import MCPFileConfig
+from src.store import ConversationStore, create_store
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
+from src.toolservers.config import MCPFileConfig
 
 if TYPE_CHECKING:
-    from src.mcp.manager import MCPManager
+    from src.toolservers.manager import MCPManager
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def open_runtime(
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays
         # start-up at most mcp.yml `startup_wait`; it keeps being retried in the background.
-        from src.mcp.manager import MCPManager
+        from src.toolservers.manager import MCPManager
 
         runtime.mcp = MCPManager(mcp, tools)
         try:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from src.conversation.store.file_store import FileStore
 from src.ops.event_loop import loop_factory
+from src.store.file.conversations import FileStore
 from tests.harness import BotRunner
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram

@@ -12,9 +12,9 @@ from typing import Any
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request, Response
 from src.config import Config, validate_model
-from src.conversation.store.file_store import FileStore
 from src.llm.client import LLMClient
 from src.runtime import build_tools
+from src.store.file.conversations import FileStore
 from src.tools.base import Tool
 from tests.harness import merge
 from tests.peers.openai_server import FakeOpenAI

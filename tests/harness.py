@@ -16,8 +16,8 @@ import yaml
 
 from src.config import Config, load_config
 from src.conversation.message import Message
-from src.conversation.store.file_store import FileStore
-from src.mcp.config import MCPFileConfig, load_mcp_config
+from src.store.file.conversations import FileStore
+from src.toolservers.config import MCPFileConfig, load_mcp_config
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.serve import wait_until, wait_until_sync
 from tests.peers.telegram_server import FakeTelegram

@@ -8,7 +8,7 @@ import pytest
 
 from src.config import Config, load_config, read_environment
 from src.errors import ConfigError
-from src.mcp.config import load_mcp_config
+from src.toolservers.config import load_mcp_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

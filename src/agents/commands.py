@@ -6,9 +6,9 @@ from typing import Any
 
 from src.agents.routing import PINNED_KEY
 from src.config import AgentsConfig
-from src.conversation.store.base_store import ConversationStore
 from src.conversation.usage import ModelTotals, UsageTotals
 from src.errors import UserInputError
+from src.store.conversations import ConversationStore
 
 COMMANDS = {
     "agent": "Show the agents, or pick one for this chat",

@@ -14,9 +14,9 @@ from src.config import Config
 from src.conversation.compaction import Summariser
 from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
-from src.conversation.store.base_store import ConversationStore
 from src.conversation.usage import Cost
 from src.llm.client import ChatModel
+from src.store.conversations import ConversationStore
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from src.conversation.store.base_store import ConversationStore
+from src.store.conversations import ConversationStore
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from typing import Any
 from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_ratio
 from src.conversation.compaction import SUMMARY_HEADER, Summariser, compaction_record
 from src.conversation.message import Message
-from src.conversation.store.base_store import ConversationStore
 from src.conversation.usage import Cost, add_usage
 from src.conversation.window import (
     Window,
@@ -27,6 +26,7 @@ from src.conversation.window import (
     select_window,
 )
 from src.errors import ConversationError, LLMError
+from src.store.conversations import ConversationStore
 
 logger = logging.getLogger(__name__)
 

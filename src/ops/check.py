@@ -6,10 +6,10 @@ import logging
 from typing import TextIO
 
 from src.config import Config
-from src.conversation.store import create_store
 from src.errors import AssistantError
 from src.llm.client import LLMClient
-from src.mcp.config import MCPFileConfig
+from src.store import create_store
+from src.toolservers.config import MCPFileConfig
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def run_check(
     servers = len(mcp.mcpServers)
     line("mcp", True, f"{mcp_file} is valid ({servers} MCP servers, {len(mcp.tools)} HTTP tools)")
     if mcp.mcpServers or mcp.tools:
-        from src.mcp.check import check_tool_servers  # imports the mcp SDK
+        from src.toolservers.check import check_tool_servers  # imports the mcp SDK
 
         for good, name, detail in await check_tool_servers(config, mcp):
             line(name, good, detail)

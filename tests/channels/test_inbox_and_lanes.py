@@ -11,7 +11,7 @@ import pytest
 from src.channels.inbox import Inbox, InboxItem
 from src.channels.lanes import ChatLanes
 from src.conversation.message import Message
-from src.conversation.store.file_store import FileStore
+from src.store.file.conversations import FileStore
 
 # A bound on waiting for something that must happen, so a bug fails instead of hanging.
 DEADLINE_S = 5.0

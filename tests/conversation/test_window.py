@@ -13,12 +13,12 @@ import pytest
 
 from src.conversation.manager import INTERRUPTED, ConversationManager
 from src.conversation.message import Message
-from src.conversation.store.file_store import FileStore
 from src.conversation.window import (
     drop_broken_tool_exchanges,
     estimate_tokens,
     select_window,
 )
+from src.store.file.conversations import FileStore
 
 # -- builders -----------------------------------------------------------------------------
 

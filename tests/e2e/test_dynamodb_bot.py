@@ -18,7 +18,7 @@ import pytest
 from src.channels.telegram import texts
 from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
-from src.conversation.store.dynamodb_store import DynamoDBStore
+from src.store.dynamodb.conversations import DynamoDBStore
 from tests.harness import OWNER, ROOT, BotRunner
 from tests.peers.dynamodb import DynamoDBProxy
 from tests.peers.openai_server import Reply

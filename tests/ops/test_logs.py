@@ -21,8 +21,8 @@ import yaml
 
 from src.channels.telegram.service import TelegramService
 from src.config import load_config
-from src.mcp.config import load_mcp_config
 from src.ops.logging_setup import JsonFormatter, TextFormatter, setup_logging
+from src.toolservers.config import load_mcp_config
 from tests.harness import OWNER, BotRunner
 from tests.peers.openai_server import FakeOpenAI, Reply
 from tests.peers.serve import wait_until

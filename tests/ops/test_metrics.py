@@ -16,11 +16,11 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from src.conversation.message import Message
-from src.conversation.store.file_store import FileStore
-from src.conversation.store.metered import MeteredStore
 from src.errors import ConversationError, ToolError
 from src.ops import metrics
 from src.ops.health import HealthServer
+from src.store.file.conversations import FileStore
+from src.store.metered import MeteredStore
 from src.tools.base import Tool, ToolResult
 from src.tools.registry import ToolRegistry
 from tests.harness import OWNER, BotRunner, free_port

@@ -13,9 +13,9 @@ from src.channels.telegram.channel import TelegramChannel
 from src.channels.telegram.poller import FatalPollingError
 from src.config import Config
 from src.errors import ConversationError
-from src.mcp.config import MCPFileConfig
 from src.ops.health import HealthServer
 from src.runtime import Runtime, open_runtime
+from src.toolservers.config import MCPFileConfig
 
 logger = logging.getLogger(__name__)
 

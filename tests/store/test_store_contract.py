@@ -1,0 +1,441 @@
+"""The ConversationStore contract, run against every backend.
+
+Tests here use only the `ConversationStore` interface. To run them against another backend,
+add its name to the `backend` fixture's params and a branch that builds it (every call of
+`open_store` must return a new client of the *same* storage, as a second process would).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from src.config import DynamoDBStoreConfig
+from src.conversation.message import Message
+from src.store.conversations import ConversationStore
+from src.store.file.conversations import FileStore
+from tests.peers.dynamodb import shared_endpoint, use_endpoint
+
+# Longer than the coarsest file-system timestamp tick, so "updated later" is visible.
+_CLOCK_TICK_S = 0.025
+
+
+@dataclass
+class Backend:
+    name: str
+    open_store: Callable[[], Awaitable[ConversationStore]]
+    lone_surrogates: bool  # can the backend store text that is not valid UTF-8?
+
+
+@pytest.fixture(params=["file", "moto", "dynalite"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Backend]:
+    opened: list[ConversationStore] = []
+
+    if request.param == "file":
+        directory = tmp_path / "store"
+
+        async def open_store() -> ConversationStore:
+            store = FileStore(directory, fsync=True)
+            await store.open()
+            opened.append(store)
+            return store
+
+        yield Backend("file", open_store, lone_surrogates=True)
+    elif request.param in ("moto", "dynalite"):
+        # A server per session (a child process on a free port), a fresh table per test.
+        from src.store.dynamodb.conversations import DynamoDBStore
+
+        use_endpoint(monkeypatch, shared_endpoint(request.param))
+        config = DynamoDBStoreConfig(table=f"contract-{uuid.uuid4().hex[:12]}", create_table=True)
+
+        async def open_dynamodb() -> ConversationStore:
+            store = DynamoDBStore(config)
+            opened.append(store)
+            await store.open()
+            return store
+
+        # Text that is not valid UTF-8 is stored JSON-escaped, so it round-trips here too.
+        yield Backend(request.param, open_dynamodb, lone_surrogates=True)
+    else:  # pragma: no cover - a param without a branch
+        raise AssertionError(f"no backend {request.param!r}")
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> ConversationStore:
+    return await backend.open_store()
+
+
+def text_message(text: str, role: Any = "user") -> Message:
+    return Message(role=role, content=text)
+
+
+def numbered(count: int, prefix: str = "m", start: int = 0) -> list[Message]:
+    return [text_message(f"{prefix}{i}") for i in range(start, start + count)]
+
+
+def contents(messages: list[Message]) -> list[str | None]:
+    return [m.content for m in messages]
+
+
+CALLS = [
+    {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    },
+    {
+        "id": "call_2",
+        "type": "function",
+        "function": {"name": "get_current_time", "arguments": "{}"},
+    },
+]
+
+
+def every_shape(lone_surrogates: bool) -> list[Message]:
+    shapes = [
+        Message(role="system", content="You are terse."),
+        Message(
+            role="user",
+            content="hi",
+            name="alice",
+            metadata={
+                "update_id": 7,
+                "user_id": 42,
+                "source": "telegram",
+                "nested": {"list": [1, 2.5, None, True, "x"], "empty": {}},
+            },
+        ),
+        Message(role="assistant", content=None, tool_calls=CALLS, metadata={"agent": "a"}),
+        Message(role="tool", content='{"temp": 21}', tool_call_id="call_1", name="get_weather"),
+        Message(role="tool", content="", tool_call_id="call_2"),
+        Message(role="assistant", content="Paris: 21 °C ☀️", tool_calls=None),
+        Message(
+            role="user",
+            content=(
+                "emoji 😀👍🏽👨‍👩‍👧 rtl שלום مرحبا cjk 漢字 combining e\u0301 zwj \u200d "
+                'nul \x00 sep\u2028\u2029 tab\t newline\n cr\r quote" backslash\\ bom \ufeff'
+            ),
+        ),
+        Message(role="user", content=""),
+        Message(role="user", content='looks like json {"role":"user"}\n{"broken'),
+        Message(role="assistant", content="the end", created_at=1.5),
+    ]
+    if lone_surrogates:
+        shapes.append(Message(role="user", content="lone \ud800 high and \udfff low"))
+    return shapes
+
+
+async def tick() -> None:
+    await asyncio.sleep(_CLOCK_TICK_S)
+
+
+# -- messages ---------------------------------------------------------------------------
+
+
+async def test_ping(store: ConversationStore) -> None:
+    await store.ping()
+
+
+async def test_unknown_conversation_is_empty(store: ConversationStore) -> None:
+    assert await store.load_conversation("nobody") == []
+    assert await store.load_recent("nobody", 10) == []
+    assert await store.load_metadata("nobody") == {}
+    assert await store.list_conversations() == []
+    assert await store.list_pending() == []
+    await store.delete_conversation("nobody")  # no error
+
+
+async def test_every_message_shape_round_trips(store: ConversationStore, backend: Backend) -> None:
+    shapes = every_shape(backend.lone_surrogates)
+    await store.append_messages("appended", shapes)
+    assert await store.load_conversation("appended") == shapes
+    assert await store.load_recent("appended", len(shapes)) == shapes
+
+    await store.save_conversation("saved", shapes)
+    assert await store.load_conversation("saved") == shapes
+
+    for index, message in enumerate(shapes):  # one append each
+        await store.append_messages("one-by-one", [message])
+        assert await store.load_recent("one-by-one", 1) == [message], index
+    assert await store.load_conversation("one-by-one") == shapes
+
+
+async def test_a_one_megabyte_message_round_trips(store: ConversationStore) -> None:
+    big = Message(role="tool", content="x" * 1_000_000 + "😀 end", tool_call_id="call_big")
+    before, after = text_message("before"), text_message("after", role="assistant")
+    await store.append_messages("c", [before, big, after])
+    assert await store.load_conversation("c") == [before, big, after]
+    assert await store.load_recent("c", 1) == [after]
+    assert await store.load_recent("c", 2) == [big, after]
+    assert await store.load_recent("c", 3) == [before, big, after]
+
+
+async def test_appends_keep_their_order(store: ConversationStore) -> None:
+    expected: list[Message] = []
+    for batch in (numbered(1, start=0), numbered(3, start=1), [], numbered(2, start=4)):
+        await store.append_messages("c", batch)
+        expected += batch
+    assert contents(await store.load_conversation("c")) == [f"m{i}" for i in range(6)]
+    assert await store.load_conversation("c") == expected
+
+
+async def test_conversations_are_separate(store: ConversationStore) -> None:
+    await store.append_messages("a", numbered(2, "a"))
+    await store.append_messages("b", numbered(3, "b"))
+    assert contents(await store.load_conversation("a")) == ["a0", "a1"]
+    assert contents(await store.load_conversation("b")) == ["b0", "b1", "b2"]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 9, 10, 11, 1000])
+async def test_load_recent_returns_the_tail_in_order(store: ConversationStore, limit: int) -> None:
+    history = numbered(10)
+    await store.append_messages("c", history)
+    assert await store.load_recent("c", limit) == history[-limit:]
+
+
+async def test_load_recent_of_nothing(store: ConversationStore) -> None:
+    await store.append_messages("c", numbered(3))
+    assert await store.load_recent("c", 0) == []
+
+
+async def test_load_recent_across_block_boundaries(store: ConversationStore) -> None:
+    """Long messages of uneven sizes, so line ends fall everywhere around 64 KiB blocks."""
+    rnd = random.Random(64)
+    sizes = [rnd.randint(1, 20_000) for _ in range(40)] + [65_535, 65_536, 65_537, 140_000]
+    rnd.shuffle(sizes)
+    history = [
+        Message(role="user" if i % 2 else "assistant", content=f"{i}:" + "é" * size)
+        for i, size in enumerate(sizes)
+    ]
+    for start in range(0, len(history), 7):
+        await store.append_messages("c", history[start : start + 7])
+    for limit in range(1, len(history) + 2):
+        assert await store.load_recent("c", limit) == history[-limit:], limit
+
+
+async def test_save_conversation_replaces(store: ConversationStore) -> None:
+    await store.append_messages("c", numbered(5, "old"))
+    replacement = numbered(2, "new")
+    await store.save_conversation("c", replacement)
+    assert await store.load_conversation("c") == replacement
+    assert await store.load_recent("c", 10) == replacement
+    await store.append_messages("c", [text_message("new2")])
+    assert contents(await store.load_conversation("c")) == ["new0", "new1", "new2"]
+    await store.save_conversation("c", [])
+    assert await store.load_conversation("c") == []
+
+
+async def test_delete_forgets_history_metadata_and_pending_mark(store: ConversationStore) -> None:
+    for cid in ("gone", "kept"):
+        await store.append_messages(cid, numbered(3, cid))
+        await store.save_metadata(cid, {"agent": "assistant"})
+        await store.set_pending(cid, True)
+
+    await store.delete_conversation("gone")
+
+    assert await store.load_conversation("gone") == []
+    assert await store.load_recent("gone", 5) == []
+    assert await store.load_metadata("gone") == {}
+    assert await store.list_pending() == ["kept"]
+    assert [i.conversation_id for i in await store.list_conversations()] == ["kept"]
+    assert contents(await store.load_conversation("kept")) == ["kept0", "kept1", "kept2"]
+    assert await store.load_metadata("kept") == {"agent": "assistant"}
+
+    await store.append_messages("gone", [text_message("again")])  # a fresh start
+    assert contents(await store.load_conversation("gone")) == ["again"]
+
+
+async def test_list_conversations_newest_first(store: ConversationStore) -> None:
+    ids = [f"c{i}" for i in range(5)]
+    for cid in ids:
+        await store.append_messages(cid, [text_message(cid)])
+        await tick()
+
+    listed = await store.list_conversations()
+    assert [i.conversation_id for i in listed] == ids[::-1]
+    times = [i.updated_at for i in listed]
+    assert times == sorted(times, reverse=True)
+
+    page = await store.list_conversations(limit=2)
+    assert [i.conversation_id for i in page] == ["c4", "c3"]
+    page = await store.list_conversations(limit=2, offset=2)
+    assert [i.conversation_id for i in page] == ["c2", "c1"]
+    page = await store.list_conversations(limit=2, offset=4)
+    assert [i.conversation_id for i in page] == ["c0"]
+    assert await store.list_conversations(limit=2, offset=5) == []
+
+    await store.append_messages("c1", [text_message("later")])
+    listed = await store.list_conversations(limit=2)
+    assert [i.conversation_id for i in listed] == ["c1", "c4"]
+
+
+# -- metadata and the pending index -------------------------------------------------------
+
+
+async def test_metadata_round_trip_and_replace(store: ConversationStore) -> None:
+    record = {
+        "agent": "assistant",
+        "usage": {"prompt_tokens": 12, "cost": 0.25},
+        "pending": [{"update_id": 1, "text": "héllo 😀"}],
+        "flag": True,
+        "nothing": None,
+    }
+    await store.save_metadata("c", record)
+    assert await store.load_metadata("c") == record
+    await store.save_metadata("c", {"agent": "other"})
+    assert await store.load_metadata("c") == {"agent": "other"}
+    assert await store.load_conversation("c") == []  # metadata alone is no history
+
+
+async def test_update_metadata_with_sync_and_async_changes(store: ConversationStore) -> None:
+    def bump(meta: dict[str, Any]) -> None:
+        meta["n"] = meta.get("n", 0) + 1
+
+    async def bump_later(meta: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        meta["n"] = meta.get("n", 0) + 10
+        meta["async"] = True
+
+    assert await store.update_metadata("c", bump) == {"n": 1}
+    assert await store.update_metadata("c", bump_later) == {"n": 11, "async": True}
+    assert await store.load_metadata("c") == {"n": 11, "async": True}
+
+
+async def test_concurrent_update_metadata_loses_nothing(store: ConversationStore) -> None:
+    async def bump(meta: dict[str, Any]) -> None:
+        value = meta.get("n", 0)
+        await asyncio.sleep(0)  # another writer would get in here without the lock
+        meta["n"] = value + 1
+
+    await asyncio.gather(*(store.update_metadata("c", bump) for _ in range(30)))
+    assert await store.load_metadata("c") == {"n": 30}
+
+
+async def test_append_and_update_stores_messages_and_their_metadata(
+    store: ConversationStore,
+) -> None:
+    def count(meta: dict[str, Any]) -> None:
+        meta["answers"] = meta.get("answers", 0) + 1
+
+    await store.append_messages("c", [Message(role="user", content="q1")])
+    first = await store.append_and_update("c", [Message(role="assistant", content="a1")], count)
+    assert first == {"answers": 1}
+    both = [Message(role="user", content="q2"), Message(role="assistant", content="a2")]
+    assert await store.append_and_update("c", both, count) == {"answers": 2}
+    assert [m.content for m in await store.load_conversation("c")] == ["q1", "a1", "q2", "a2"]
+    assert [m.content for m in await store.load_recent("c", 2)] == ["q2", "a2"]
+    assert await store.load_metadata("c") == {"answers": 2}
+
+
+async def test_append_and_update_and_update_metadata_at_once_lose_nothing(
+    store: ConversationStore,
+) -> None:
+    """An answer's cost and, meanwhile, the next message's inbox entry: both counted."""
+
+    def bump(meta: dict[str, Any]) -> None:
+        meta["n"] = meta.get("n", 0) + 1
+
+    await asyncio.gather(
+        *(
+            store.append_and_update("c", [Message(role="assistant", content=str(i))], bump)
+            for i in range(10)
+        ),
+        *(store.update_metadata("c", bump) for _ in range(10)),
+    )
+    assert await store.load_metadata("c") == {"n": 20}
+    assert len(await store.load_conversation("c")) == 10
+
+
+async def test_pending_index(store: ConversationStore) -> None:
+    await store.set_pending("a", True)
+    await store.set_pending("b", True)
+    await store.set_pending("a", True)  # idempotent
+    assert sorted(await store.list_pending()) == ["a", "b"]
+    await store.set_pending("a", False)
+    await store.set_pending("a", False)  # idempotent
+    await store.set_pending("never", False)
+    assert await store.list_pending() == ["b"]
+    assert await store.load_conversation("b") == []  # the mark alone is no history
+
+
+async def test_the_pending_index_changes_with_a_metadata_write(store: ConversationStore) -> None:
+    await store.save_metadata("a", {"pending": [1]}, pending=True)
+    await store.save_metadata("b", {"pending": [2]}, pending=True)
+    await store.save_metadata("b", {"pending": [2], "more": 1})  # None: the mark stays
+    assert sorted(await store.list_pending()) == ["a", "b"]
+
+    def drop(meta: dict[str, Any]) -> None:
+        meta["pending"] = []
+
+    decided: list[dict[str, Any]] = []
+
+    def unmark_when_empty(meta: dict[str, Any]) -> bool | None:
+        decided.append(dict(meta))
+        return None if meta["pending"] else False
+
+    assert await store.update_metadata("a", drop, unmark_when_empty) == {"pending": []}
+    assert decided == [{"pending": []}]  # decided on the changed record
+    assert await store.list_pending() == ["b"]
+    assert await store.load_metadata("a") == {"pending": []}
+
+
+async def test_pending_index_is_shared_by_every_client(
+    store: ConversationStore, backend: Backend
+) -> None:
+    await store.set_pending("a", True)
+    other = await backend.open_store()
+    assert await other.list_pending() == ["a"]
+
+
+# -- concurrency and size -----------------------------------------------------------------
+
+
+async def test_concurrent_appends_keep_submission_order(store: ConversationStore) -> None:
+    await asyncio.gather(*(store.append_messages("c", [text_message(f"m{i}")]) for i in range(200)))
+    assert contents(await store.load_conversation("c")) == [f"m{i}" for i in range(200)]
+
+
+async def test_concurrent_batches_stay_whole(store: ConversationStore) -> None:
+    batches = [numbered(3, f"b{i}-") for i in range(50)]
+    await asyncio.gather(*(store.append_messages("c", batch) for batch in batches))
+    assert await store.load_conversation("c") == [m for batch in batches for m in batch]
+
+
+async def test_two_clients_appending_at_once_lose_nothing(
+    store: ConversationStore, backend: Backend
+) -> None:
+    other = await backend.open_store()
+    jobs = []
+    for i in range(100):
+        jobs.append(store.append_messages("c", [text_message(f"a{i}")]))
+        jobs.append(other.append_messages("c", [text_message(f"b{i}")]))
+    await asyncio.gather(*jobs)
+
+    for reader in (store, other, await backend.open_store()):
+        got = contents(await reader.load_conversation("c"))
+        assert sorted(got, key=str) == sorted(
+            [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)]
+        )
+        assert [c for c in got if c and c[0] == "a"] == [f"a{i}" for i in range(100)]
+        assert [c for c in got if c and c[0] == "b"] == [f"b{i}" for i in range(100)]
+
+
+async def test_ten_thousand_messages(store: ConversationStore) -> None:
+    total, batch = 10_000, 500
+    for start in range(0, total, batch):
+        await store.append_messages("long", numbered(batch, start=start))
+    loaded = await store.load_conversation("long")
+    assert len(loaded) == total
+    assert contents(loaded) == [f"m{i}" for i in range(total)]
+    assert contents(await store.load_recent("long", 50)) == [f"m{i}" for i in range(9950, total)]
