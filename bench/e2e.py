@@ -16,6 +16,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 from bench.harness import (
@@ -180,7 +181,8 @@ def _long_chats(backend: str, sizes: list[int], turns: int) -> list[str]:
     return rows
 
 
-async def _fill(store: ConversationStore, chats: list[int], sizes: list[int]) -> None:
+async def _fill(store: Any, chats: list[int], sizes: list[int]) -> None:
+    """Seed long histories with the backend's bulk import (not part of the interface)."""
     await store.open()
     try:
         for chat, size in zip(chats, sizes, strict=True):

@@ -103,7 +103,7 @@ async def measure(size: int, appends: int, loads: int, fsync: bool) -> dict[str,
 
         append_s = await timed(appends, append)
         load_s = await timed(loads, load)
-        total = len(await store.load_conversation(CONVERSATION))
+        total = len(await store.load_recent(CONVERSATION, None))
         assert total == size + appends, (total, size + appends)
         await store.close()
     ms = 1000.0

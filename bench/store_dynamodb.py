@@ -16,9 +16,10 @@ import statistics
 import uuid
 
 from bench.store_append import CONVERSATION, RECENT, message, percentile, probes, timed
-from src.channels.inbox import Inbox, InboxItem
 from src.config import DynamoDBStoreConfig
 from src.store.dynamodb.conversations import DynamoDBStore
+from src.store.dynamodb.records import DynamoDBRecords
+from src.store.inbox import Inbox, InboxItem
 from tests.peers.dynamodb import LocalServer, aws_env
 
 _FILL_BATCH = 1000
@@ -81,7 +82,7 @@ async def run_turns(
     store: DynamoDBStore, rnd: random.Random, start: int, turns: int
 ) -> tuple[float, float]:
     """Turns as the bot runs them (inbox, window, two appends, inbox done): mean units."""
-    inbox = Inbox(store)
+    inbox = Inbox(DynamoDBRecords(store.config, store.client))
     read0, write0 = store.capacity.snapshot()
     for turn in range(turns):
         question, answer = message(rnd, start + 2 * turn), message(rnd, start + 2 * turn + 1)

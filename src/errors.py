@@ -63,3 +63,7 @@ class ChannelError(AssistantError):
 
 class UserInputError(AssistantError):
     """The user sent something we cannot take. The message is shown to them."""
+
+
+class RecordConflictError(ConversationError):
+    """A record changed since it was read: read it again and redo the change."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from src.agents.coordinator import Coordinator
 from src.config import Config
 from src.llm.client import LLMClient
-from src.store import ConversationStore, create_store
+from src.store import Storage, create_storage
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
 from src.toolservers.config import MCPFileConfig
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     config: Config
-    store: ConversationStore
+    storage: Storage
     llm: LLMClient
     tools: ToolRegistry
     coordinator: Coordinator
@@ -37,7 +37,7 @@ class Runtime:
             try:
                 await self.llm.aclose()
             finally:
-                await self.store.close()
+                await self.storage.close()
 
     def tools_report(self) -> str:
         """Each tool server's state and tool names (`/tools`)."""
@@ -57,12 +57,12 @@ async def open_runtime(
 ) -> Runtime:
     """Create and open everything a turn needs. Raises ConversationError if the store fails,
     ConfigError for a tool name collision among the tool servers found at start-up."""
-    store = create_store(config.store, config_file)
-    await store.open()
+    storage = create_storage(config.store, config_file)
+    await storage.open()
     llm = LLMClient(config.llm)
     tools = build_tools(config)
-    coordinator = Coordinator(config, store, llm, tools)
-    runtime = Runtime(config, store, llm, tools, coordinator)
+    coordinator = Coordinator(config, storage, llm, tools)
+    runtime = Runtime(config, storage, llm, tools, coordinator)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays
         # start-up at most mcp.yml `startup_wait`; it keeps being retried in the background.

@@ -12,6 +12,7 @@ import pytest
 
 from src.ops.event_loop import loop_factory
 from src.store.file.conversations import FileStore
+from src.store.file.records import SQLiteRecords
 from tests.harness import BotRunner
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
@@ -83,6 +84,15 @@ async def store(tmp_path: Path) -> AsyncIterator[FileStore]:
     await store.open()
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def records(tmp_path: Path) -> AsyncIterator[SQLiteRecords]:
+    """An opened records store (SQLite) in the `store` fixture's directory."""
+    records = SQLiteRecords(tmp_path / "store", fsync=True)
+    await records.open()
+    yield records
+    await records.close()
 
 
 @pytest.fixture

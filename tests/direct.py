@@ -14,10 +14,11 @@ from src.agents.types import Request, Response
 from src.config import Config, validate_model
 from src.llm.client import LLMClient
 from src.runtime import build_tools
-from src.store.file.conversations import FileStore
+from src.store import create_storage
 from src.tools.base import Tool
 from tests.harness import merge
 from tests.peers.openai_server import FakeOpenAI
+from tests.storeview import StoreView
 
 
 class TextTool(Tool):
@@ -37,9 +38,10 @@ class TextTool(Tool):
 
 
 class Direct:
-    def __init__(self, coordinator: Coordinator, store: FileStore) -> None:
+    def __init__(self, coordinator: Coordinator) -> None:
         self.coordinator = coordinator
-        self.store = store
+        self.storage = coordinator.storage
+        self.store = StoreView(coordinator.storage)
         self._update = 0
 
     async def ask(self, text: str, conversation_id: str = "chat") -> Response:
@@ -67,17 +69,17 @@ async def direct(
     tmp_path: Path, model: FakeOpenAI, tools: list[Tool] | None = None, **overrides: Any
 ) -> AsyncIterator[Direct]:
     config = config_for(tmp_path, model, **overrides)
-    store = FileStore(config.store.file.directory, fsync=False)
-    await store.open()
+    storage = create_storage(config.store)
+    await storage.open()
     llm = LLMClient(config.llm)
     registry = build_tools(config)
     for tool in tools or []:
         registry.register(tool)
     try:
-        yield Direct(Coordinator(config, store, llm, registry), store)
+        yield Direct(Coordinator(config, storage, llm, registry))
     finally:
         await llm.aclose()
-        await store.close()
+        await storage.close()
 
 
 def system_prompt(body: dict[str, Any]) -> str:

@@ -16,11 +16,11 @@ import yaml
 
 from src.config import Config, load_config
 from src.conversation.message import Message
-from src.store.file.conversations import FileStore
 from src.toolservers.config import MCPFileConfig, load_mcp_config
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.serve import wait_until, wait_until_sync
 from tests.peers.telegram_server import FakeTelegram
+from tests.storeview import StoreView
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER = 4242  # the allowed user; private chat id = user id
@@ -108,8 +108,8 @@ class BotRunner:
         self._processes.append(process)
         return process
 
-    def store(self) -> FileStore:
-        return FileStore(self.data_dir)
+    def store(self) -> StoreView:
+        return StoreView.of_directory(self.data_dir)
 
     async def history(self, conversation_id: str) -> list[Message]:
         return await self.store().load_conversation(conversation_id)

@@ -6,9 +6,10 @@ from typing import Any
 
 from src.agents.routing import PINNED_KEY
 from src.config import AgentsConfig
+from src.conversation import settings
 from src.conversation.usage import ModelTotals, UsageTotals
 from src.errors import UserInputError
-from src.store.conversations import ConversationStore
+from src.store.records import RecordStore
 
 COMMANDS = {
     "agent": "Show the agents, or pick one for this chat",
@@ -24,9 +25,9 @@ def parse(text: str) -> tuple[str, str]:
 
 
 class ChatCommands:
-    def __init__(self, config: AgentsConfig, store: ConversationStore) -> None:
+    def __init__(self, config: AgentsConfig, records: RecordStore) -> None:
         self.config = config
-        self.store = store
+        self.records = records
 
     async def handle(self, conversation_id: str, text: str) -> str:
         name, args = parse(text)
@@ -40,7 +41,7 @@ class ChatCommands:
 
     async def agent(self, conversation_id: str, args: str) -> str:
         if not args:
-            metadata = await self.store.load_metadata(conversation_id)
+            metadata = await settings.load(self.records, conversation_id)
             return self._list(metadata.get(PINNED_KEY))
         wanted = args.lower()
         names = [agent.name for agent in self.config.list]
@@ -56,7 +57,7 @@ class ChatCommands:
             else:
                 metadata[PINNED_KEY] = wanted
 
-        await self.store.update_metadata(conversation_id, change)
+        await settings.change(self.records, conversation_id, change)
         if wanted == AUTO:
             return f"Back to automatic: {self._automatic()}."
         return f"From now on the {wanted} agent answers in this chat. /agent auto undoes this."
@@ -87,7 +88,7 @@ class ChatCommands:
         return "\n".join(lines)
 
     async def usage(self, conversation_id: str) -> str:
-        totals = UsageTotals.from_metadata(await self.store.load_metadata(conversation_id))
+        totals = UsageTotals.from_metadata(await settings.load(self.records, conversation_id))
         total = totals.total
         if not total.requests:
             return "No model usage in this chat yet."

@@ -16,7 +16,7 @@ from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.conversation.usage import Cost
 from src.llm.client import ChatModel
-from src.store.conversations import ConversationStore
+from src.store import Storage
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -26,10 +26,10 @@ NO_ANSWER = "I have no answer to that. Could you rephrase it?"
 
 class Coordinator:
     def __init__(
-        self, config: Config, store: ConversationStore, llm: ChatModel, tools: ToolRegistry
+        self, config: Config, storage: Storage, llm: ChatModel, tools: ToolRegistry
     ) -> None:
         self.config = config
-        self.store = store
+        self.storage = storage
         self.tools = tools
         self.agents = {
             agent.name: Agent(agent, llm, tools, config.agents.max_tool_rounds)
@@ -42,12 +42,13 @@ class Coordinator:
             if config.conversation.compaction.enabled
             else None
         )
-        self.chat_commands = ChatCommands(config.agents, store)
+        self.chat_commands = ChatCommands(config.agents, storage.records)
 
     def conversation(self, conversation_id: str) -> ConversationManager:
         return ConversationManager(
             conversation_id,
-            self.store,
+            self.storage.conversations,
+            self.storage.records,
             self.config.conversation.max_history_messages,
             self.config.conversation.max_context_tokens,
             self.summariser,

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from src.conversation import settings
 from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_ratio
 from src.conversation.compaction import SUMMARY_HEADER, Summariser, compaction_record
 from src.conversation.message import Message
@@ -27,6 +28,7 @@ from src.conversation.window import (
 )
 from src.errors import ConversationError, LLMError
 from src.store.conversations import ConversationStore
+from src.store.records import RecordStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +40,14 @@ class ConversationManager:
         self,
         conversation_id: str,
         store: ConversationStore,
+        records: RecordStore,
         max_history_messages: int = 200,
         max_context_tokens: int = 12000,
         summariser: Summariser | None = None,
     ) -> None:
         self.conversation_id = conversation_id
         self.store = store
+        self.records = records
         self.max_history_messages = max_history_messages
         self.max_context_tokens = max_context_tokens
         self.summariser = summariser
@@ -60,22 +64,21 @@ class ConversationManager:
         return self._recent
 
     async def metadata(self) -> dict[str, Any]:
-        """The metadata record as it was when first read in this turn (a snapshot)."""
+        """The conversation's record (settings.py) as first read in this turn (a snapshot)."""
         if self._metadata is None:
-            self._metadata = await self.store.load_metadata(self.conversation_id)
+            self._metadata = await settings.load(self.records, self.conversation_id)
         return self._metadata
 
     async def add(self, *messages: Message, cost: Cost | None = None) -> None:
         """Persist messages (one append, after any staged ones), then keep them in the tail.
-        With `cost`, the model request that produced them is counted in the same step."""
+        With `cost`, the model request that produced them is counted right after: stored
+        messages first, so a crash cannot count a request whose answer was lost."""
         recent = await self.recent()
         batch = [*self._staged, *messages]
-        if cost is None:
-            await self.store.append_messages(self.conversation_id, batch)
-        else:
-            counted = _counted(cost)
-            self._learn(await self.store.append_and_update(self.conversation_id, batch, counted))
+        await self.store.append_messages(self.conversation_id, batch)
         self._staged = []
+        if cost is not None:
+            self._learn(await settings.change(self.records, self.conversation_id, _counted(cost)))
         recent.extend(messages)  # a turn's additions are bounded by max_tool_rounds
 
     async def stage(self, message: Message) -> None:
@@ -123,7 +126,7 @@ class ConversationManager:
 
     async def record_usage(self, cost: Cost) -> None:
         """Count a model request that produced no message of its own (the classifier's)."""
-        self._learn(await self.store.update_metadata(self.conversation_id, _counted(cost)))
+        self._learn(await settings.change(self.records, self.conversation_id, _counted(cost)))
 
     def _learn(self, saved: dict[str, Any]) -> None:
         if self._metadata is not None and RATIO_KEY in saved:
@@ -160,6 +163,7 @@ class ConversationManager:
 
     async def reset(self) -> None:
         await self.store.delete_conversation(self.conversation_id)
+        await settings.forget(self.records, self.conversation_id)
         self._recent = []
         self._metadata = {}
 

@@ -8,7 +8,7 @@ from typing import TextIO
 from src.config import Config
 from src.errors import AssistantError
 from src.llm.client import LLMClient
-from src.store import create_store
+from src.store import create_storage
 from src.toolservers.config import MCPFileConfig
 
 logger = logging.getLogger(__name__)
@@ -44,15 +44,15 @@ async def run_check(
     finally:
         await llm.aclose()
 
-    store = create_store(config.store, config_file)
+    storage = create_storage(config.store, config_file)
     try:
-        await store.open()
-        await store.ping()
-        line("store", True, await _store_status(config, store))
+        await storage.open()
+        await storage.ping()
+        line("store", True, await _store_status(config, storage.conversations))
     except AssistantError as exc:
         line("store", False, f"{_describe_store(config)}: {exc}")
     finally:
-        await store.close()
+        await storage.close()
 
     token = bool(config.telegram.bot_token.get_secret_value())
     detail = "bot token set" if token else "no bot token (set TELEGRAM_BOT_TOKEN; --console works)"

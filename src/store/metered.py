@@ -1,23 +1,21 @@
-"""MeteredStore: wraps any ConversationStore and times every operation for /metrics."""
+"""Timing wrappers for /metrics: MeteredStore around a ConversationStore, MeteredRecords
+around a RecordStore; every operation's latency and failures are recorded by name."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from src.conversation.message import Message
 from src.ops.metrics import record_store_operation
 from src.store.conversations import ConversationInfo, ConversationStore
+from src.store.records import Change, Record, RecordStore
 
 
 class MeteredStore(ConversationStore):
-    """Delegates every method to `inner`; records latency and failures by operation.
-
-    Anything that is not part of the interface (a backend's own attributes) is read from
-    `inner` unchanged.
-    """
+    """Delegates every method to `inner`. Anything that is not part of the interface (a
+    backend's own attributes) is read from `inner` unchanged."""
 
     def __init__(self, inner: ConversationStore) -> None:
         self.inner = inner
@@ -29,81 +27,86 @@ class MeteredStore(ConversationStore):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def _timed(self, operation: str) -> _Timed:
-        return _Timed(self.name, operation)
-
     async def open(self) -> None:
-        with self._timed("open"):
+        with _Timed(self.name, "open"):
             await self.inner.open()
 
     async def close(self) -> None:
-        with self._timed("close"):
+        with _Timed(self.name, "close"):
             await self.inner.close()
 
     async def ping(self) -> None:
-        with self._timed("ping"):
+        with _Timed(self.name, "ping"):
             await self.inner.ping()
 
-    async def load_conversation(self, conversation_id: str) -> list[Message]:
-        with self._timed("load_conversation"):
-            return await self.inner.load_conversation(conversation_id)
-
-    async def load_recent(self, conversation_id: str, limit: int) -> list[Message]:
-        with self._timed("load_recent"):
-            return await self.inner.load_recent(conversation_id, limit)
-
-    async def save_conversation(self, conversation_id: str, messages: list[Message]) -> None:
-        with self._timed("save_conversation"):
-            await self.inner.save_conversation(conversation_id, messages)
-
     async def append_messages(self, conversation_id: str, messages: list[Message]) -> None:
-        with self._timed("append_messages"):
+        with _Timed(self.name, "append_messages"):
             await self.inner.append_messages(conversation_id, messages)
 
-    async def append_and_update(
-        self,
-        conversation_id: str,
-        messages: list[Message],
-        change: Callable[[dict[str, Any]], None],
-    ) -> dict[str, Any]:
-        with self._timed("append_and_update"):
-            return await self.inner.append_and_update(conversation_id, messages, change)
+    async def load_recent(self, conversation_id: str, limit: int | None) -> list[Message]:
+        with _Timed(self.name, "load_recent"):
+            return await self.inner.load_recent(conversation_id, limit)
 
     async def delete_conversation(self, conversation_id: str) -> None:
-        with self._timed("delete_conversation"):
+        with _Timed(self.name, "delete_conversation"):
             await self.inner.delete_conversation(conversation_id)
 
     async def list_conversations(self, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
-        with self._timed("list_conversations"):
+        with _Timed(self.name, "list_conversations"):
             return await self.inner.list_conversations(limit, offset)
 
-    async def load_metadata(self, conversation_id: str) -> dict[str, Any]:
-        with self._timed("load_metadata"):
-            return await self.inner.load_metadata(conversation_id)
 
-    async def save_metadata(
-        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
-    ) -> None:
-        with self._timed("save_metadata"):
-            await self.inner.save_metadata(conversation_id, data, pending)
+class MeteredRecords(RecordStore):
+    """Delegates every method to `inner` (its own `update`, in one step or with conditional
+    writes, is kept), timed as `records_<operation>`."""
 
-    async def update_metadata(
+    def __init__(self, inner: RecordStore) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    async def open(self) -> None:
+        with _Timed(self.name, "records_open"):
+            await self.inner.open()
+
+    async def close(self) -> None:
+        with _Timed(self.name, "records_close"):
+            await self.inner.close()
+
+    async def ping(self) -> None:
+        with _Timed(self.name, "records_ping"):
+            await self.inner.ping()
+
+    async def get(self, kind: str, key: str) -> Record | None:
+        with _Timed(self.name, "records_get"):
+            return await self.inner.get(kind, key)
+
+    async def put(self, record: Record) -> Record:
+        with _Timed(self.name, "records_put"):
+            return await self.inner.put(record)
+
+    async def delete(self, kind: str, key: str, version: int | None = None) -> None:
+        with _Timed(self.name, "records_delete"):
+            await self.inner.delete(kind, key, version)
+
+    async def find(
         self,
-        conversation_id: str,
-        change: Callable[[dict[str, Any]], Awaitable[None] | None],
-        pending: Callable[[dict[str, Any]], bool | None] | None = None,
-    ) -> dict[str, Any]:
-        # The backend's own read-change-write (its lock, or a conditional write) is kept.
-        with self._timed("update_metadata"):
-            return await self.inner.update_metadata(conversation_id, change, pending)
+        kind: str,
+        *,
+        user_id: int | None = None,
+        due_before: float | None = None,
+        limit: int = 100,
+    ) -> list[Record]:
+        with _Timed(self.name, "records_find"):
+            return await self.inner.find(kind, user_id=user_id, due_before=due_before, limit=limit)
 
-    async def set_pending(self, conversation_id: str, pending: bool) -> None:
-        with self._timed("set_pending"):
-            await self.inner.set_pending(conversation_id, pending)
-
-    async def list_pending(self) -> list[str]:
-        with self._timed("list_pending"):
-            return await self.inner.list_pending()
+    async def update(self, kind: str, key: str, change: Change) -> Record | None:
+        with _Timed(self.name, "records_update"):
+            return await self.inner.update(kind, key, change)
 
 
 class _Timed:

@@ -11,6 +11,7 @@ from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_
 from src.errors import ConversationError, UserInputError
 from tests.direct import TextTool, direct, tool_names
 from tests.peers.openai_server import FakeOpenAI
+from tests.storeview import records_locked
 
 AGENTS = {
     "routing": "classify",
@@ -62,9 +63,7 @@ async def test_a_store_failure_is_a_store_error_not_a_user_error(
     tmp_path: Path, model: FakeOpenAI
 ) -> None:
     async with direct(tmp_path, model, agents=AGENTS) as bot:
-        (tmp_path / "conversations").rename(tmp_path / "moved")
-        (tmp_path / "conversations").write_text("not a directory")
-        with pytest.raises(ConversationError):
+        with records_locked(tmp_path / "conversations"), pytest.raises(ConversationError):
             await bot.coordinator.handle_command("c", "/agent coder", None)
 
 

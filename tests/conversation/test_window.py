@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from src.conversation import settings
 from src.conversation.manager import INTERRUPTED, ConversationManager
 from src.conversation.message import Message
 from src.conversation.window import (
@@ -19,6 +20,7 @@ from src.conversation.window import (
     select_window,
 )
 from src.store.file.conversations import FileStore
+from src.store.records import RecordStore
 
 # -- builders -----------------------------------------------------------------------------
 
@@ -246,8 +248,8 @@ def history_lines(store: FileStore) -> list[bytes]:
     return path.read_bytes().splitlines()
 
 
-async def test_add_appends_lines_without_rewriting(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_add_appends_lines_without_rewriting(store: FileStore, records: RecordStore) -> None:
+    manager = ConversationManager("c", store, records)
     await manager.add(user("one"))
     first = b"\n".join(history_lines(store))
     await manager.add(answer("two"), user("three"))
@@ -255,7 +257,7 @@ async def test_add_appends_lines_without_rewriting(store: FileStore) -> None:
     lines = history_lines(store)
     assert len(lines) == 1 + 4  # the header and one line per message
     assert b"\n".join(lines).startswith(first)
-    assert [m.content for m in await store.load_conversation("c")] == [
+    assert [m.content for m in await store.load_recent("c", None)] == [
         "one",
         "two",
         "three",
@@ -263,14 +265,16 @@ async def test_add_appends_lines_without_rewriting(store: FileStore) -> None:
     ]
 
 
-async def test_a_staged_request_is_stored_with_the_first_answer(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_a_staged_request_is_stored_with_the_first_answer(
+    store: FileStore, records: RecordStore
+) -> None:
+    manager = ConversationManager("c", store, records)
     await manager.add(user("one"), answer("two"))
     await manager.stage(user("three"))
     assert [m.content for m in await manager.recent()][-1] == "three"  # in the window now
-    assert len(await store.load_conversation("c")) == 2  # not stored yet
+    assert len(await store.load_recent("c", None)) == 2  # not stored yet
     await manager.add(answer("four"))
-    assert [m.content for m in await store.load_conversation("c")] == [
+    assert [m.content for m in await store.load_recent("c", None)] == [
         "one",
         "two",
         "three",
@@ -280,17 +284,21 @@ async def test_a_staged_request_is_stored_with_the_first_answer(store: FileStore
     assert len(history_lines(store)) == 1 + 4
 
 
-async def test_flush_stores_a_request_that_got_no_answer(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_flush_stores_a_request_that_got_no_answer(
+    store: FileStore, records: RecordStore
+) -> None:
+    manager = ConversationManager("c", store, records)
     await manager.stage(user("asked while the model was down"))
     await manager.flush()
-    fresh = ConversationManager("c", store)
+    fresh = ConversationManager("c", store, records)
     assert [m.content for m in await fresh.recent()] == ["asked while the model was down"]
 
 
-async def test_history_is_loaded_on_first_use_not_before(tmp_path: Path) -> None:
+async def test_history_is_loaded_on_first_use_not_before(
+    tmp_path: Path, records: RecordStore
+) -> None:
     store = FileStore(tmp_path / "later")
-    manager = ConversationManager("c", store)  # the directory does not exist yet
+    manager = ConversationManager("c", store, records)  # the directory does not exist yet
     assert not (tmp_path / "later").exists()
 
     await store.open()
@@ -298,22 +306,24 @@ async def test_history_is_loaded_on_first_use_not_before(tmp_path: Path) -> None
     await manager.add(user("added"))
 
     assert await manager.recent() == [user("written"), answer("before use"), user("added")]
-    assert await store.load_conversation("c") == await manager.recent()
+    assert await store.load_recent("c", None) == await manager.recent()
 
 
-async def test_recent_keeps_at_most_max_history_messages(store: FileStore) -> None:
-    manager = ConversationManager("c", store, max_history_messages=3)
+async def test_recent_keeps_at_most_max_history_messages(
+    store: FileStore, records: RecordStore
+) -> None:
+    manager = ConversationManager("c", store, records, max_history_messages=3)
     for i in range(5):
         await manager.add(user(f"m{i}"))
     # a manager lives for one turn: it keeps what it added, and loads only the tail
     assert len(await manager.recent()) == 5
-    assert len(await store.load_conversation("c")) == 5
-    fresh = ConversationManager("c", store, max_history_messages=3)
+    assert len(await store.load_recent("c", None)) == 5
+    fresh = ConversationManager("c", store, records, max_history_messages=3)
     assert [m.content for m in await fresh.recent()] == ["m2", "m3", "m4"]
 
 
-async def test_window_puts_the_system_prompt_first(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_window_puts_the_system_prompt_first(store: FileStore, records: RecordStore) -> None:
+    manager = ConversationManager("c", store, records)
     await manager.add(result("stray"), user("hi"), call("x"), result("x"), answer("done"))
     window = await manager.window("Be brief.")
     assert window == [
@@ -325,12 +335,12 @@ async def test_window_puts_the_system_prompt_first(store: FileStore) -> None:
     ]
 
 
-async def test_repair_answers_dangling_tool_calls(store: FileStore) -> None:
+async def test_repair_answers_dangling_tool_calls(store: FileStore, records: RecordStore) -> None:
     await store.append_messages("c", [user("q"), call("a", "b", "c"), result("b")])
-    manager = ConversationManager("c", store)  # after a restart
+    manager = ConversationManager("c", store, records)  # after a restart
     assert await manager.repair() == 2
 
-    stored = await store.load_conversation("c")
+    stored = await store.load_recent("c", None)
     assert problems(stored) == []
     assert drop_broken_tool_exchanges(stored) == stored
     placeholders = stored[3:]
@@ -342,29 +352,31 @@ async def test_repair_answers_dangling_tool_calls(store: FileStore) -> None:
 
     lines = len(history_lines(store))
     assert await manager.repair() == 0  # nothing left to close
-    assert await ConversationManager("c", store).repair() == 0
+    assert await ConversationManager("c", store, records).repair() == 0
     assert len(history_lines(store)) == lines
 
 
-async def test_repair_leaves_a_finished_history_alone(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_repair_leaves_a_finished_history_alone(
+    store: FileStore, records: RecordStore
+) -> None:
+    manager = ConversationManager("c", store, records)
     assert await manager.repair() == 0
     await manager.add(user("q"), call("a"), result("a"), answer("done"))
     assert await manager.repair() == 0
     await manager.add(user("q2"))
     assert await manager.repair() == 0
-    assert len(await store.load_conversation("c")) == 5
+    assert len(await store.load_recent("c", None)) == 5
 
 
-async def test_reset_empties_the_conversation(store: FileStore) -> None:
-    manager = ConversationManager("c", store)
+async def test_reset_empties_the_conversation(store: FileStore, records: RecordStore) -> None:
+    manager = ConversationManager("c", store, records)
     await manager.add(user("q"), answer("a"))
-    await store.save_metadata("c", {"agent": "assistant"})
+    await settings.change(records, "c", lambda data: data.update(agent="assistant"))
     await manager.reset()
     assert await manager.recent() == []
     assert await manager.window("sys") == [{"role": "system", "content": "sys"}]
-    assert await store.load_conversation("c") == []
-    assert await store.load_metadata("c") == {}
-    assert await ConversationManager("c", store).recent() == []
+    assert await store.load_recent("c", None) == []
+    assert await settings.load(records, "c") == {}
+    assert await ConversationManager("c", store, records).recent() == []
     await manager.add(user("fresh"))
-    assert [m.content for m in await store.load_conversation("c")] == ["fresh"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["fresh"]

@@ -32,7 +32,7 @@ async def stored(table: str, conversation_id: str) -> list[Message]:
     store = DynamoDBStore(DynamoDBStoreConfig(table=table))
     await store.open()
     try:
-        return await store.load_conversation(conversation_id)
+        return await store.load_recent(conversation_id, None)
     finally:
         await store.close()
 

@@ -161,7 +161,7 @@ async def test_sigterm_abandons_a_hung_turn_cleanly(bots: BotRunner) -> None:
     assert process.wait(timeout=12) == 0
     assert bots.telegram.sent_messages(OWNER) == []
     store = bots.store()
-    assert await store.list_pending() == [str(OWNER)]  # owed, answered after restart
+    assert await store.owed() == [str(OWNER)]  # owed, answered after restart
     again = bots.spawn()
     again.wait_polling(bots.telegram)
     sent = await bots.telegram.wait_for_messages(OWNER, 1, timeout=15)

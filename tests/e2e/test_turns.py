@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import aiohttp
 import pytest
@@ -227,16 +228,16 @@ async def test_store_down_delays_but_loses_nothing(
     bots: BotRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
     await bots.start()
-    moved = bots.data_dir.with_name("moved")
-    bots.data_dir.rename(moved)
-    bots.data_dir.write_text("not a directory")  # every write now fails
+    # Another process holds the records database's write lock: every write fails (after
+    # SQLite's busy timeout) until it lets go.
+    holder = sqlite3.connect(bots.data_dir / "records.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
     update_id = bots.telegram.push_message(OWNER, "are you there?")
-    await wait_until(lambda: "cannot store update" in caplog.text, timeout=5)
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: "cannot store update" in caplog.text, timeout=15)
     assert bots.telegram.confirmed_offset <= update_id  # not confirmed while unstored
     assert bots.model.request_count == 0
-    bots.data_dir.unlink()
-    moved.rename(bots.data_dir)
+    holder.execute("ROLLBACK")
+    holder.close()
     sent = await bots.telegram.wait_for_messages(OWNER, 1, timeout=20)
     assert sent[0]["text"] == "echo: are you there?"
     await wait_until(lambda: bots.telegram.confirmed_offset > update_id)

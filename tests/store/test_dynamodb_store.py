@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -18,8 +19,16 @@ from src.conversation.message import Message
 from src.errors import ConversationError
 from src.store.dynamodb.codec import PART_BYTES, conversation_key
 from src.store.dynamodb.conversations import DynamoDBStore
+from src.store.dynamodb.records import DynamoDBRecords
+from src.store.records import Record
 from tests.harness import free_port
 from tests.peers.dynamodb import DynamoDBProxy, raw_client, shared_endpoint, use_endpoint
+
+
+def records_of(store: DynamoDBStore) -> DynamoDBRecords:
+    """The records on the same table and client, as create_storage pairs them."""
+    return DynamoDBRecords(store.config, store.client)
+
 
 Opener = Callable[..., Coroutine[Any, Any, DynamoDBStore]]
 
@@ -105,7 +114,7 @@ async def test_a_huge_message_is_compressed_split_and_reads_back(
     parts = [i for i in messages if "parts" in i]
     assert len(parts) == 3  # 1.6 MB of hex -> about 800 KB compressed -> 3 items
     assert all(len(i["d"]["B"]) <= PART_BYTES and "z" in i for i in parts)
-    assert await store.load_conversation("c") == history
+    assert await store.load_recent("c", None) == history
     for limit in (1, 2, 3):
         assert await store.load_recent("c", limit) == history[-limit:]
 
@@ -129,7 +138,7 @@ async def test_full_loads_page_past_one_megabyte(proxy: DynamoDBProxy, open_stor
     for message in history:
         await store.append_messages("c", [message])
     proxy.requests.clear()
-    assert await store.load_conversation("c") == history
+    assert await store.load_recent("c", None) == history
     assert sum(1 for operation, _ in proxy.requests if operation == "Query") >= 2
 
 
@@ -146,16 +155,21 @@ async def test_the_window_is_one_descending_query_with_a_limit(
     assert query["Limit"] == 20 and query["ScanIndexForward"] is False
 
 
-async def test_listing_and_pending_never_scan(proxy: DynamoDBProxy, open_store: Opener) -> None:
+async def test_listing_and_finding_records_never_scan(
+    proxy: DynamoDBProxy, open_store: Opener
+) -> None:
     store = await open_store()
-    for cid in ("a", "b", "c"):
+    records = records_of(store)
+    for n, cid in enumerate(("a", "b", "c")):
         await store.append_messages(cid, [user(cid)])
-        await store.set_pending(cid, cid != "b")
+        due = None if cid == "b" else float(n)
+        await records.put(Record("inbox", cid, {"n": n}, user_id=7, due_at=due))
     assert {i.conversation_id for i in await store.list_conversations()} == {"a", "b", "c"}
-    assert sorted(await store.list_pending()) == ["a", "c"]
+    assert [r.key for r in await records.find("inbox", due_before=math.inf)] == ["a", "c"]
+    assert [r.key for r in await records.find("inbox", user_id=7)] == ["c", "b", "a"]
     assert "Scan" not in proxy.seen
-    listing = [body for operation, body in proxy.requests if body.get("IndexName")]
-    assert listing and all(body["IndexName"] == "by_updated" for body in listing)
+    indexes = {body["IndexName"] for operation, body in proxy.requests if body.get("IndexName")}
+    assert indexes == {"by_updated", "records_by_due", "records_by_user"}
 
 
 # -- never overwrite, never lose ----------------------------------------------------------
@@ -172,41 +186,32 @@ async def test_an_answer_lost_after_a_put_is_not_a_duplicate(
     )
     await store.append_messages("c", [user("once")])
     assert proxy.done["lose_answer"] == 1
-    assert [m.content for m in await store.load_conversation("c")] == ["once"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["once"]
 
 
-async def test_an_answer_lost_after_a_metadata_write_does_not_rerun_the_change(
+async def test_an_answer_lost_after_a_record_write_does_not_rerun_the_change(
     proxy: DynamoDBProxy, open_store: Opener
 ) -> None:
-    store = await open_store()
+    records = records_of(await open_store())
     runs = 0
 
-    def bump(meta: dict[str, Any]) -> None:
+    def bump(record: Record) -> Record:
         nonlocal runs
         runs += 1
-        meta["n"] = meta.get("n", 0) + 1
+        return record.changed(data={"n": record.data.get("n", 0) + 1})
 
+    # Both the first write (the record is new) and a later one (at a version) lose their
+    # answer: botocore retries each, the retry fails the condition on our own write, and
+    # the write token tells the store the write was its own.
     proxy.decide = lambda operation, n: (
-        "lose_answer" if operation == "UpdateItem" and n == 1 else "forward"
+        "lose_answer" if operation == "PutItem" and n in (1, 2) else "forward"
     )
-    assert await store.update_metadata("c", bump) == {"n": 1}
-    assert proxy.done["lose_answer"] == 1 and runs == 1
-    assert await store.load_metadata("c") == {"n": 1}
-
-
-async def test_two_clients_updating_metadata_lose_nothing(
-    endpoint: str, open_store: Opener
-) -> None:
-    first, second = await open_store(), await open_store()
-
-    async def bump(meta: dict[str, Any]) -> None:
-        value = meta.get("n", 0)
-        await asyncio.sleep(0.001)  # the other client writes in here
-        meta["n"] = value + 1
-
-    jobs = [client.update_metadata("c", bump) for _ in range(15) for client in (first, second)]
-    await asyncio.gather(*jobs)
-    assert await first.load_metadata("c") == {"n": 30}
+    for expected in (1, 2):
+        stored = await records.update("conversation", "c", bump)
+        assert stored is not None and stored.data == {"n": expected}
+    assert proxy.done["lose_answer"] == 2 and runs == 2
+    got = await records.get("conversation", "c")
+    assert got is not None and got.data == {"n": 2} and got.version == 2
 
 
 @pytest.mark.parametrize("batch", [1, 40])
@@ -223,7 +228,7 @@ async def test_items_left_behind_are_never_overwritten(
         await raw(endpoint, "put_item", TableName=table, Item=item)
     fresh = [user(f"new{i}") for i in range(batch)]
     await store.append_messages("c", fresh)
-    got = [m.content for m in await store.load_conversation("c")]
+    got = [m.content for m in await store.load_recent("c", None)]
     assert got == ["old1", "old2", "old3"] + [f"new{i}" for i in range(batch)]
     await store.append_messages("c", [user("next")])  # the counter is past them now
     assert (await store.load_recent("c", 1))[0].content == "next"
@@ -252,9 +257,9 @@ async def test_a_save_that_never_committed_stays_invisible(
         "d": {"S": '{"role":"user","content":"half-saved"}'},
     }
     await raw(endpoint, "put_item", TableName=table, Item=orphan)
-    assert [m.content for m in await store.load_conversation("c")] == ["kept"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["kept"]
     await store.save_conversation("c", [user("replaced")])
-    assert [m.content for m in await store.load_conversation("c")] == ["replaced"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["replaced"]
     remaining = [i for i in await items_of(endpoint, table, "c") if int(i["sk"]["N"]) > 0]
     assert len(remaining) == 2  # the new message and its marker: the rest is deleted
 
@@ -268,7 +273,7 @@ async def test_a_torn_large_message_is_skipped_with_a_warning(
     first = min(parts, key=lambda i: int(i["sk"]["N"]))
     await raw(endpoint, "delete_item", TableName=table, Key={"pk": first["pk"], "sk": first["sk"]})
     with caplog.at_level(logging.WARNING):
-        assert [m.content for m in await store.load_conversation("c")] == ["a", "b"]
+        assert [m.content for m in await store.load_recent("c", None)] == ["a", "b"]
         assert [m.content for m in await store.load_recent("c", 2)] == ["a", "b"]
     assert "torn large message" in caplog.text
 
@@ -283,13 +288,12 @@ async def test_throttled_calls_are_retried_and_nothing_is_lost(
     # The first call of each kind after start-up is throttled: PutItem, GetItem, UpdateItem,
     # Query (each costs a backoff of up to 1 s, and the adaptive limiter slows down).
     proxy.decide = lambda operation, n: "throttle" if n == 1 else "forward"
-    await store.set_pending("c", True)
-    await store.update_metadata("c", lambda meta: meta.update(pending=[1]))
+    records = records_of(store)
+    await records.update("inbox", "c", lambda r: r.changed(data={"owed": [1]}, due_at=1.0))
     await store.append_messages("c", [user("hello")])
     await store.append_messages("c", [Message(role="assistant", content="hi")])
     assert [m.content for m in await store.load_recent("c", 10)] == ["hello", "hi"]
-    assert await store.load_metadata("c") == {"pending": [1]}
-    assert await store.list_pending() == ["c"]
+    assert [r.data for r in await records.find("inbox", due_before=2.0)] == [{"owed": [1]}]
     assert proxy.done["throttle"] == 4
 
 
@@ -311,11 +315,9 @@ async def test_unprocessed_batch_items_are_retried(
     proxy.decide = lambda operation, n: "unprocess_half" if n % 2 else "forward"
     history = [user(f"m{i}") for i in range(60)]
     await store.append_messages("c", history)  # a bulk write: BatchWriteItem
-    assert await store.load_conversation("c") == history
-    await store.save_metadata("c", {"a": 1})
+    assert await store.load_recent("c", None) == history
     await store.delete_conversation("c")
-    assert await store.load_conversation("c") == []
-    assert await store.load_metadata("c") == {}
+    assert await store.load_recent("c", None) == []
     assert await store.list_conversations() == []
     assert proxy.seen["BatchWriteItem"] >= 2 * 4  # every batch needed a second request
 
@@ -333,14 +335,13 @@ async def test_ttl_marks_items_and_expired_items_are_ignored(
         "AttributeName": "expires_at",
     }
     await store.append_messages("c", [user("old"), user("new")])
-    await store.save_metadata("c", {"agent": "a"})
     items = await items_of(moto, table, "c")
     assert all("expires_at" in i for i in items)
     days = {round((int(i["expires_at"]["N"]) - time.time()) / 86400) for i in items}
     assert days == {30}
     # Past their expiry, before DynamoDB gets round to deleting them:
     for item in items:
-        if '"old"' in item.get("d", {}).get("S", "") or item["sk"]["N"] == "-1":
+        if '"old"' in item.get("d", {}).get("S", ""):
             await raw(
                 moto,
                 "update_item",
@@ -349,8 +350,7 @@ async def test_ttl_marks_items_and_expired_items_are_ignored(
                 UpdateExpression="SET expires_at = :past",
                 ExpressionAttributeValues={":past": {"N": "1000"}},
             )
-    assert [m.content for m in await store.load_conversation("c")] == ["new"]
-    assert await store.load_metadata("c") == {}
+    assert [m.content for m in await store.load_recent("c", None)] == ["new"]
 
 
 # -- start-up and failures ----------------------------------------------------------------
@@ -382,7 +382,9 @@ async def test_a_table_with_another_layout_is_refused(endpoint: str, table: str)
             await store.open()
     finally:
         await store.close()
-    assert "does not fit" in str(caught.value) and "by_updated" in str(caught.value)
+    assert "does not fit" in str(caught.value) and "its key must be pk" in str(caught.value)
+    described = await raw(endpoint, "describe_table", TableName=table)
+    assert not described["Table"].get("GlobalSecondaryIndexes")  # no index added to it
 
 
 async def test_an_unreachable_endpoint_is_a_short_error(

@@ -66,14 +66,14 @@ def all_files(root: Path) -> list[Path]:
 
 
 def assert_contained(tmp_path: Path, directory: Path) -> list[Path]:
-    """Every file is a direct child of the store directory or of its .pending directory,
-    and nothing was created beside the store directory. Returns the files."""
+    """Every file is a direct child of the store directory, and nothing was created beside
+    it. Returns the files."""
     assert [p.name for p in tmp_path.iterdir()] == [directory.name]
     subdirs = [Path(here) / d for here, dirs, _ in os.walk(directory) for d in dirs]
-    assert subdirs == [directory / ".pending"]
+    assert subdirs == []
     files = all_files(directory)
     for path in files:
-        assert path.parent in (directory, directory / ".pending"), path
+        assert path.parent == directory, path
         assert len(os.fsencode(path.name)) < 255, path.name
     return files
 
@@ -81,7 +81,6 @@ def assert_contained(tmp_path: Path, directory: Path) -> list[Path]:
 def replace_with_a_file(directory: Path) -> None:
     for path in all_files(directory):
         path.unlink()
-    (directory / ".pending").rmdir()
     directory.rmdir()
     directory.write_text("not a directory")
 
@@ -106,21 +105,16 @@ async def test_hostile_ids_stay_inside_and_never_collide(
     for index, cid in enumerate(HOSTILE_IDS):
         await store.append_messages(cid, [user(f"first {index}")])
         await store.append_messages(cid, [user(f"second {index}")])
-        await store.save_metadata(cid, {"index": index})
-        await store.set_pending(cid, True)
 
     files = assert_contained(tmp_path, directory)
-    # three files per id: history, metadata, pending mark
-    assert len(files) == 3 * len(HOSTILE_IDS)
+    assert len(files) == len(HOSTILE_IDS)  # one history file per id
 
-    # each id gets its own history and metadata back
+    # each id gets its own history back
     for index, cid in enumerate(HOSTILE_IDS):
-        got = await store.load_conversation(cid)
+        got = await store.load_recent(cid, None)
         assert [m.content for m in got] == [f"first {index}", f"second {index}"], repr(cid)[:40]
-        assert await store.load_metadata(cid) == {"index": index}
     listed = {info.conversation_id for info in await store.list_conversations(limit=1000)}
     assert listed == set(HOSTILE_IDS)
-    assert sorted(await store.list_pending()) == sorted(HOSTILE_IDS)
 
     for cid in HOSTILE_IDS:
         await store.delete_conversation(cid)
@@ -148,7 +142,7 @@ async def test_torn_last_line_is_skipped_and_sealed(
 
     after = FileStore(directory)  # the restarted process
     with caplog.at_level(logging.WARNING, logger="src.store.file.conversations"):
-        assert [m.content for m in await after.load_conversation("c")] == ["one", "two"]
+        assert [m.content for m in await after.load_recent("c", None)] == ["one", "two"]
         assert [m.content for m in await after.load_recent("c", 5)] == ["one", "two"]
     assert "torn last line" in caplog.text
 
@@ -157,7 +151,7 @@ async def test_torn_last_line_is_skipped_and_sealed(
         await after.append_messages("c", [user("four")])
         await after.append_messages("c", [user("five")])
     assert "sealing" in caplog.text
-    assert [m.content for m in await after.load_conversation("c")] == ["one", "two", "four", "five"]
+    assert [m.content for m in await after.load_recent("c", None)] == ["one", "two", "four", "five"]
     assert [m.content for m in await after.load_recent("c", 2)] == ["four", "five"]
 
 
@@ -181,7 +175,7 @@ async def test_a_failed_append_does_not_swallow_the_next_one(store: FileStore) -
     assert path.stat().st_size == size + 10  # part of a line was written
 
     await store.append_messages("c", [user("three")])
-    assert [m.content for m in await store.load_conversation("c")] == ["one", "three"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["one", "three"]
     assert [m.content for m in await store.load_recent("c", 1)] == ["three"]
 
 
@@ -198,7 +192,7 @@ async def test_corrupt_middle_line_is_skipped(
     await store.append_messages("c", [user("two"), user("three")])
 
     with caplog.at_level(logging.WARNING, logger="src.store.file.conversations"):
-        assert [m.content for m in await store.load_conversation("c")] == ["one", "two", "three"]
+        assert [m.content for m in await store.load_recent("c", None)] == ["one", "two", "three"]
         assert [m.content for m in await store.load_recent("c", 10)] == ["one", "two", "three"]
     assert "corrupt line 3" in caplog.text
 
@@ -241,94 +235,16 @@ async def test_load_recent_of_a_long_file_parses_the_tail_only_and_skips_a_corru
     assert caplog.text.count("skipped") == 1  # the early garbage, outside the tail: not parsed
 
 
-async def test_an_empty_marker_left_by_a_crash_is_resolved_through_the_metadata(
-    store: FileStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A crash between creating a marker and writing its id leaves it empty: the id is then
-    read from the conversation's metadata; with no metadata, the marker names nothing."""
-    for cid in ("with meta", "without meta"):
-        await store.set_pending(cid, True)
-    await store.save_metadata("with meta", {"pending": [1]})
-    for marker in (store.directory / ".pending").iterdir():
-        marker.write_bytes(b"")
-    with caplog.at_level(logging.WARNING, logger="src.store.file.jsonl_io"):
-        assert await store.list_pending() == ["with meta"]
-    assert "names no readable conversation" in caplog.text
-
-
 def meta_path(store: FileStore, conversation_id: str) -> Path:
     return history_path(store, conversation_id).with_suffix(".meta.json")
-
-
-async def test_metadata_log_keeps_the_record_before_a_torn_one(
-    directory: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A crash in the middle of a metadata write leaves the record before it in force, and
-    the next write is not glued to the torn line."""
-    before = FileStore(directory)
-    await before.open()
-    await before.append_messages("c", [user("one")])
-    await before.save_metadata("c", {"round": 1})
-    await before.save_metadata("c", {"round": 2})
-    with meta_path(before, "c").open("ab") as f:
-        f.write(b'{"conversation_id": "c", "data": {"rou')
-
-    after = FileStore(directory)  # the restarted process reads the file, not a cache
-    with caplog.at_level(logging.WARNING, logger="src.store.file.jsonl_io"):
-        assert await after.load_metadata("c") == {"round": 2}
-    assert "unreadable record" in caplog.text
-    await after.save_metadata("c", {"round": 3})
-    assert await FileStore(directory).load_metadata("c") == {"round": 3}
-
-
-async def test_metadata_log_is_rewritten_when_it_grows(store: FileStore) -> None:
-    await store.append_messages("c", [user("one")])
-    filler = "x" * 1000
-    for round_ in range(200):  # about 200 kB of records in all
-        await store.save_metadata("c", {"round": round_, "filler": filler})
-    path = meta_path(store, "c")
-    assert path.stat().st_size < 70 * 1024
-    assert len(path.read_bytes().splitlines()) < 70
-    assert await FileStore(store.directory).load_metadata("c") == {"round": 199, "filler": filler}
-
-
-async def test_a_metadata_file_of_the_single_record_format_is_read_and_extended(
-    store: FileStore,
-) -> None:
-    """Stores written before the log: one JSON object, no newline at its end."""
-    await store.append_messages("c", [user("one")])
-    path = meta_path(store, "c")
-    path.write_bytes(json.dumps({"conversation_id": "c", "data": {"pinned": "a"}}).encode())
-    assert await FileStore(store.directory).load_metadata("c") == {"pinned": "a"}
-    await store.save_metadata("c", {"pinned": "b"})
-    assert await FileStore(store.directory).load_metadata("c") == {"pinned": "b"}
-
-
-async def test_an_unreadable_metadata_file_is_a_store_error(store: FileStore) -> None:
-    await store.append_messages("c", [user("one")])
-    meta_path(store, "c").write_bytes(b"\x00\xff not json\n[1, 2\n")
-    with pytest.raises(ConversationError, match=r"meta\.json"):
-        await FileStore(store.directory).load_metadata("c")
 
 
 async def test_replacing_files_leaves_no_temp_files(store: FileStore) -> None:
     for round_ in range(3):
         await store.save_conversation("c", [user(f"v{round_}")])
-        await store.save_metadata("c", {"round": round_})
-        await store.set_pending("c", round_ % 2 == 0)
     names = [p.name for p in all_files(store.directory)]
     assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")], names
-    assert [m.content for m in await store.load_conversation("c")] == ["v2"]
-
-
-async def test_a_temp_file_left_by_a_crash_is_not_a_pending_mark(store: FileStore) -> None:
-    """A crash between writing a marker's temp file and renaming it leaves the temp file;
-    the conversation must still be listed once (listing it twice answers it twice)."""
-    await store.set_pending("c", True)
-    (marker,) = (store.directory / ".pending").iterdir()
-    (marker.parent / f".{marker.name}.deadbeef.tmp").write_bytes(b"c")
-    (marker.parent / ".other.0badf00d.tmp").write_bytes(b"half an i")
-    assert await store.list_pending() == ["c"]
+    assert [m.content for m in await store.load_recent("c", None)] == ["v2"]
 
 
 # -- a broken directory -----------------------------------------------------------------
@@ -343,17 +259,11 @@ async def test_directory_replaced_by_a_file(store: FileStore, directory: Path) -
     with pytest.raises(ConversationError):
         await store.append_messages("c", [user("two")])
     with pytest.raises(ConversationError):
-        await store.load_conversation("c")
+        await store.load_recent("c", None)
     with pytest.raises(ConversationError):
         await store.load_recent("c", 5)
     with pytest.raises(ConversationError):
         await store.save_conversation("c", [user("x")])
-    with pytest.raises(ConversationError):
-        await store.save_metadata("c", {})
-    with pytest.raises(ConversationError):
-        await store.set_pending("c", True)
-    with pytest.raises(ConversationError):
-        await store.list_pending()
     with pytest.raises(ConversationError):
         await store.list_conversations()
     with pytest.raises(ConversationError):

@@ -1,4 +1,5 @@
-"""The ConversationStore contract, run against every backend.
+"""The ConversationStore contract, run against every backend (records and the inbox:
+test_records_contract.py).
 
 Tests here use only the `ConversationStore` interface. To run them against another backend,
 add its name to the `backend` fixture's params and a branch that builds it (every call of
@@ -76,6 +77,11 @@ async def store(backend: Backend) -> ConversationStore:
     return await backend.open_store()
 
 
+def bulk(store: ConversationStore) -> Any:
+    """The backend's bulk import (`save_conversation`), which is not part of the interface."""
+    return store
+
+
 def text_message(text: str, role: Any = "user") -> Message:
     return Message(role=role, content=text)
 
@@ -148,34 +154,32 @@ async def test_ping(store: ConversationStore) -> None:
 
 
 async def test_unknown_conversation_is_empty(store: ConversationStore) -> None:
-    assert await store.load_conversation("nobody") == []
+    assert await store.load_recent("nobody", None) == []
     assert await store.load_recent("nobody", 10) == []
-    assert await store.load_metadata("nobody") == {}
     assert await store.list_conversations() == []
-    assert await store.list_pending() == []
     await store.delete_conversation("nobody")  # no error
 
 
 async def test_every_message_shape_round_trips(store: ConversationStore, backend: Backend) -> None:
     shapes = every_shape(backend.lone_surrogates)
     await store.append_messages("appended", shapes)
-    assert await store.load_conversation("appended") == shapes
+    assert await store.load_recent("appended", None) == shapes
     assert await store.load_recent("appended", len(shapes)) == shapes
 
-    await store.save_conversation("saved", shapes)
-    assert await store.load_conversation("saved") == shapes
+    await bulk(store).save_conversation("saved", shapes)
+    assert await store.load_recent("saved", None) == shapes
 
     for index, message in enumerate(shapes):  # one append each
         await store.append_messages("one-by-one", [message])
         assert await store.load_recent("one-by-one", 1) == [message], index
-    assert await store.load_conversation("one-by-one") == shapes
+    assert await store.load_recent("one-by-one", None) == shapes
 
 
 async def test_a_one_megabyte_message_round_trips(store: ConversationStore) -> None:
     big = Message(role="tool", content="x" * 1_000_000 + "😀 end", tool_call_id="call_big")
     before, after = text_message("before"), text_message("after", role="assistant")
     await store.append_messages("c", [before, big, after])
-    assert await store.load_conversation("c") == [before, big, after]
+    assert await store.load_recent("c", None) == [before, big, after]
     assert await store.load_recent("c", 1) == [after]
     assert await store.load_recent("c", 2) == [big, after]
     assert await store.load_recent("c", 3) == [before, big, after]
@@ -186,15 +190,15 @@ async def test_appends_keep_their_order(store: ConversationStore) -> None:
     for batch in (numbered(1, start=0), numbered(3, start=1), [], numbered(2, start=4)):
         await store.append_messages("c", batch)
         expected += batch
-    assert contents(await store.load_conversation("c")) == [f"m{i}" for i in range(6)]
-    assert await store.load_conversation("c") == expected
+    assert contents(await store.load_recent("c", None)) == [f"m{i}" for i in range(6)]
+    assert await store.load_recent("c", None) == expected
 
 
 async def test_conversations_are_separate(store: ConversationStore) -> None:
     await store.append_messages("a", numbered(2, "a"))
     await store.append_messages("b", numbered(3, "b"))
-    assert contents(await store.load_conversation("a")) == ["a0", "a1"]
-    assert contents(await store.load_conversation("b")) == ["b0", "b1", "b2"]
+    assert contents(await store.load_recent("a", None)) == ["a0", "a1"]
+    assert contents(await store.load_recent("b", None)) == ["b0", "b1", "b2"]
 
 
 @pytest.mark.parametrize("limit", [1, 3, 9, 10, 11, 1000])
@@ -227,33 +231,28 @@ async def test_load_recent_across_block_boundaries(store: ConversationStore) -> 
 async def test_save_conversation_replaces(store: ConversationStore) -> None:
     await store.append_messages("c", numbered(5, "old"))
     replacement = numbered(2, "new")
-    await store.save_conversation("c", replacement)
-    assert await store.load_conversation("c") == replacement
+    await bulk(store).save_conversation("c", replacement)
+    assert await store.load_recent("c", None) == replacement
     assert await store.load_recent("c", 10) == replacement
     await store.append_messages("c", [text_message("new2")])
-    assert contents(await store.load_conversation("c")) == ["new0", "new1", "new2"]
-    await store.save_conversation("c", [])
-    assert await store.load_conversation("c") == []
+    assert contents(await store.load_recent("c", None)) == ["new0", "new1", "new2"]
+    await bulk(store).save_conversation("c", [])
+    assert await store.load_recent("c", None) == []
 
 
-async def test_delete_forgets_history_metadata_and_pending_mark(store: ConversationStore) -> None:
+async def test_delete_forgets_the_history(store: ConversationStore) -> None:
     for cid in ("gone", "kept"):
         await store.append_messages(cid, numbered(3, cid))
-        await store.save_metadata(cid, {"agent": "assistant"})
-        await store.set_pending(cid, True)
 
     await store.delete_conversation("gone")
 
-    assert await store.load_conversation("gone") == []
+    assert await store.load_recent("gone", None) == []
     assert await store.load_recent("gone", 5) == []
-    assert await store.load_metadata("gone") == {}
-    assert await store.list_pending() == ["kept"]
     assert [i.conversation_id for i in await store.list_conversations()] == ["kept"]
-    assert contents(await store.load_conversation("kept")) == ["kept0", "kept1", "kept2"]
-    assert await store.load_metadata("kept") == {"agent": "assistant"}
+    assert contents(await store.load_recent("kept", None)) == ["kept0", "kept1", "kept2"]
 
     await store.append_messages("gone", [text_message("again")])  # a fresh start
-    assert contents(await store.load_conversation("gone")) == ["again"]
+    assert contents(await store.load_recent("gone", None)) == ["again"]
 
 
 async def test_list_conversations_newest_first(store: ConversationStore) -> None:
@@ -280,136 +279,18 @@ async def test_list_conversations_newest_first(store: ConversationStore) -> None
     assert [i.conversation_id for i in listed] == ["c1", "c4"]
 
 
-# -- metadata and the pending index -------------------------------------------------------
-
-
-async def test_metadata_round_trip_and_replace(store: ConversationStore) -> None:
-    record = {
-        "agent": "assistant",
-        "usage": {"prompt_tokens": 12, "cost": 0.25},
-        "pending": [{"update_id": 1, "text": "héllo 😀"}],
-        "flag": True,
-        "nothing": None,
-    }
-    await store.save_metadata("c", record)
-    assert await store.load_metadata("c") == record
-    await store.save_metadata("c", {"agent": "other"})
-    assert await store.load_metadata("c") == {"agent": "other"}
-    assert await store.load_conversation("c") == []  # metadata alone is no history
-
-
-async def test_update_metadata_with_sync_and_async_changes(store: ConversationStore) -> None:
-    def bump(meta: dict[str, Any]) -> None:
-        meta["n"] = meta.get("n", 0) + 1
-
-    async def bump_later(meta: dict[str, Any]) -> None:
-        await asyncio.sleep(0)
-        meta["n"] = meta.get("n", 0) + 10
-        meta["async"] = True
-
-    assert await store.update_metadata("c", bump) == {"n": 1}
-    assert await store.update_metadata("c", bump_later) == {"n": 11, "async": True}
-    assert await store.load_metadata("c") == {"n": 11, "async": True}
-
-
-async def test_concurrent_update_metadata_loses_nothing(store: ConversationStore) -> None:
-    async def bump(meta: dict[str, Any]) -> None:
-        value = meta.get("n", 0)
-        await asyncio.sleep(0)  # another writer would get in here without the lock
-        meta["n"] = value + 1
-
-    await asyncio.gather(*(store.update_metadata("c", bump) for _ in range(30)))
-    assert await store.load_metadata("c") == {"n": 30}
-
-
-async def test_append_and_update_stores_messages_and_their_metadata(
-    store: ConversationStore,
-) -> None:
-    def count(meta: dict[str, Any]) -> None:
-        meta["answers"] = meta.get("answers", 0) + 1
-
-    await store.append_messages("c", [Message(role="user", content="q1")])
-    first = await store.append_and_update("c", [Message(role="assistant", content="a1")], count)
-    assert first == {"answers": 1}
-    both = [Message(role="user", content="q2"), Message(role="assistant", content="a2")]
-    assert await store.append_and_update("c", both, count) == {"answers": 2}
-    assert [m.content for m in await store.load_conversation("c")] == ["q1", "a1", "q2", "a2"]
-    assert [m.content for m in await store.load_recent("c", 2)] == ["q2", "a2"]
-    assert await store.load_metadata("c") == {"answers": 2}
-
-
-async def test_append_and_update_and_update_metadata_at_once_lose_nothing(
-    store: ConversationStore,
-) -> None:
-    """An answer's cost and, meanwhile, the next message's inbox entry: both counted."""
-
-    def bump(meta: dict[str, Any]) -> None:
-        meta["n"] = meta.get("n", 0) + 1
-
-    await asyncio.gather(
-        *(
-            store.append_and_update("c", [Message(role="assistant", content=str(i))], bump)
-            for i in range(10)
-        ),
-        *(store.update_metadata("c", bump) for _ in range(10)),
-    )
-    assert await store.load_metadata("c") == {"n": 20}
-    assert len(await store.load_conversation("c")) == 10
-
-
-async def test_pending_index(store: ConversationStore) -> None:
-    await store.set_pending("a", True)
-    await store.set_pending("b", True)
-    await store.set_pending("a", True)  # idempotent
-    assert sorted(await store.list_pending()) == ["a", "b"]
-    await store.set_pending("a", False)
-    await store.set_pending("a", False)  # idempotent
-    await store.set_pending("never", False)
-    assert await store.list_pending() == ["b"]
-    assert await store.load_conversation("b") == []  # the mark alone is no history
-
-
-async def test_the_pending_index_changes_with_a_metadata_write(store: ConversationStore) -> None:
-    await store.save_metadata("a", {"pending": [1]}, pending=True)
-    await store.save_metadata("b", {"pending": [2]}, pending=True)
-    await store.save_metadata("b", {"pending": [2], "more": 1})  # None: the mark stays
-    assert sorted(await store.list_pending()) == ["a", "b"]
-
-    def drop(meta: dict[str, Any]) -> None:
-        meta["pending"] = []
-
-    decided: list[dict[str, Any]] = []
-
-    def unmark_when_empty(meta: dict[str, Any]) -> bool | None:
-        decided.append(dict(meta))
-        return None if meta["pending"] else False
-
-    assert await store.update_metadata("a", drop, unmark_when_empty) == {"pending": []}
-    assert decided == [{"pending": []}]  # decided on the changed record
-    assert await store.list_pending() == ["b"]
-    assert await store.load_metadata("a") == {"pending": []}
-
-
-async def test_pending_index_is_shared_by_every_client(
-    store: ConversationStore, backend: Backend
-) -> None:
-    await store.set_pending("a", True)
-    other = await backend.open_store()
-    assert await other.list_pending() == ["a"]
-
-
 # -- concurrency and size -----------------------------------------------------------------
 
 
 async def test_concurrent_appends_keep_submission_order(store: ConversationStore) -> None:
     await asyncio.gather(*(store.append_messages("c", [text_message(f"m{i}")]) for i in range(200)))
-    assert contents(await store.load_conversation("c")) == [f"m{i}" for i in range(200)]
+    assert contents(await store.load_recent("c", None)) == [f"m{i}" for i in range(200)]
 
 
 async def test_concurrent_batches_stay_whole(store: ConversationStore) -> None:
     batches = [numbered(3, f"b{i}-") for i in range(50)]
     await asyncio.gather(*(store.append_messages("c", batch) for batch in batches))
-    assert await store.load_conversation("c") == [m for batch in batches for m in batch]
+    assert await store.load_recent("c", None) == [m for batch in batches for m in batch]
 
 
 async def test_two_clients_appending_at_once_lose_nothing(
@@ -423,7 +304,7 @@ async def test_two_clients_appending_at_once_lose_nothing(
     await asyncio.gather(*jobs)
 
     for reader in (store, other, await backend.open_store()):
-        got = contents(await reader.load_conversation("c"))
+        got = contents(await reader.load_recent("c", None))
         assert sorted(got, key=str) == sorted(
             [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)]
         )
@@ -435,7 +316,7 @@ async def test_ten_thousand_messages(store: ConversationStore) -> None:
     total, batch = 10_000, 500
     for start in range(0, total, batch):
         await store.append_messages("long", numbered(batch, start=start))
-    loaded = await store.load_conversation("long")
+    loaded = await store.load_recent("long", None)
     assert len(loaded) == total
     assert contents(loaded) == [f"m{i}" for i in range(total)]
     assert contents(await store.load_recent("long", 50)) == [f"m{i}" for i in range(9950, total)]

@@ -14,7 +14,6 @@ from telegram.ext import Application
 
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request
-from src.channels.inbox import Inbox, InboxItem
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers, texts
 from src.channels.telegram.formatting import plain_parts
@@ -31,6 +30,7 @@ from src.errors import (
     UserInputError,
 )
 from src.ops import metrics
+from src.store.inbox import InboxItem
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class TelegramChannel:
         self.config = config
         self.coordinator = coordinator
         self.application = application
-        self.inbox = Inbox(coordinator.store)
+        self.inbox = coordinator.storage.inbox
         self.sender = Sender(application.bot)
         self.lanes: ChatLanes[InboxItem | Notice] = ChatLanes(
             self._handle, config.telegram.max_concurrent_turns
@@ -214,9 +214,7 @@ class TelegramChannel:
 
     async def _reset(self, conversation_id: str, item: InboxItem) -> str:
         try:
-            await self.inbox.forget_history(
-                conversation_id, item.update_id, lambda: self.coordinator.reset(conversation_id)
-            )
+            await self.coordinator.reset(conversation_id)  # the inbox keeps its own record
         except ConversationError:
             logger.exception("conversation %s: reset failed", conversation_id)
             return texts.STORE_DOWN

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from src.channels.inbox import InboxItem
 from src.channels.telegram import texts
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
+from src.store.inbox import InboxItem
 
 if TYPE_CHECKING:
     from src.channels.telegram.channel import TelegramChannel

@@ -99,6 +99,6 @@ class TelegramService:
     async def _probe(self) -> dict[str, object]:
         assert self.runtime is not None
         polling = self.channel is not None and self.channel.poller.healthy
-        await self.runtime.store.ping()
+        await self.runtime.storage.ping()
         busy = self.channel.lanes.busy if self.channel else 0
         return {"ok": polling, "polling": polling, "store": "ok", "busy_conversations": busy}

@@ -7,11 +7,11 @@ import logging
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
-from src.channels.inbox import InboxItem
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
 from src.config import Config, VoiceConfig
 from src.errors import ChannelError, LLMError
+from src.store.inbox import InboxItem
 from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceError, VoiceService
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,11 @@ One table, partition key `pk` (S), sort key `sk` (N):
               data over PART_BYTES spans consecutive items carrying `part`/`parts`
     sk = 0    the summary: `last_seq` (the sequence counter), `messages`, `updated_at`, and
               `list_key` so the sparse GSI `by_updated` lists conversations newest first
-    sk = -1   the metadata record (`d`/`z` as for messages) with its version `ver`
-  pk = "pending", sk = a 120-bit hash of the id: the pending index (`conversation_id`)
+  pk = "r#<kind>#<key>", sk = 0: a record (records.py): `d`/`z` as for messages, `ver`,
+              `updated_at`, and for the indexes `uk` = "<kind>#<user id>" (GSI
+              records_by_user, newest first) and `dk` = kind with `due` (GSI records_by_due)
+Before the records facility: sk = -1 held a conversation's metadata record and pk = "pending"
+indexed unfinished turns; migrate.py moves them into records once.
 
 `save_conversation` writes its messages with a `gen` token that makes them invisible until
 the commit marker (an item with `floor` and the same `gen`) is written above them; readers
@@ -38,7 +41,11 @@ PENDING_PK = "pending"
 SUMMARY_SK = 0
 METADATA_SK = -1
 LIST_KEY = "all"
-INDEX_NAME = "by_updated"
+LISTING_INDEX = "by_updated"
+USER_INDEX = "records_by_user"
+DUE_INDEX = "records_by_due"
+RECORD_PREFIX = "r#"
+RECORD_SK = 0
 TTL_ATTRIBUTE = "expires_at"
 COMPRESS_OVER = 1024  # bytes of JSON; smaller messages stay readable text
 PART_BYTES = 350_000  # data per item: the limit is 400 KB with attribute names and keys
@@ -115,10 +122,10 @@ def pack_messages(messages: list[Message]) -> list[list[Item]]:
 
 
 def pack_record(data: dict[str, Any]) -> Item:
-    """The metadata record's data attributes (always one item)."""
+    """A record's data attributes (always one item)."""
     items = pack(data)
     if len(items) > 1:
-        raise ConversationError("the metadata record is too large for one DynamoDB item")
+        raise ConversationError("the record is too large for one DynamoDB item")
     return items[0]
 
 
@@ -128,7 +135,7 @@ def unpack_record(item: Item | None, now: float) -> dict[str, Any]:
     try:
         data = unpack([item])
     except ValueError as exc:
-        raise ConversationError(f"the metadata record is unreadable ({exc})") from None
+        raise ConversationError(f"the record is unreadable ({exc})") from None
     return dict(data) if isinstance(data, dict) else {}
 
 

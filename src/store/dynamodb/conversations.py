@@ -5,21 +5,16 @@ item limit and an append costs the same at any length (item layout: dynamodb_cod
   (atomically: two writers never get the same numbers, a batch stays whole), then each item
   is put with `attribute_not_exists`, so nothing is ever overwritten. No transactions.
 - Window: a descending Query with a Limit; full loads page past the 1 MB page limit.
-- Metadata: versioned (`ver`) conditional writes, safe across processes. Pending index: its
-  own partition, read with one strongly consistent Query. Listing: a sparse GSI.
-Every boto3 call runs in the store's thread pool (dynamodb_client, dynamodb_requests).
+- Listing: a sparse GSI on the summaries. The conversation's small records (settings, usage,
+  the inbox) are in the same table, written by records.py.
+Every boto3 call runs in the client's thread pool (client.py, requests.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import random
 import uuid
-import weakref
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from src.config import DynamoDBStoreConfig
 from src.conversation.message import Message
@@ -32,27 +27,26 @@ from src.store.dynamodb.codec import (
     pack_messages,
     sequence,
 )
-from src.store.dynamodb.records import RecordRequests
+from src.store.dynamodb.listing import ListingRequests
 from src.store.dynamodb.requests import BATCH, TableRequests
 from src.store.dynamodb.table import check_usable, describe, prepare_table
+from src.store.locks import KeyedLocks
 
 logger = logging.getLogger(__name__)
 
 _CONFLICT_TRIES = 8
-Locks = weakref.WeakValueDictionary[str, asyncio.Lock]
 
 
 class DynamoDBStore(ConversationStore):
     name = "dynamodb"
 
-    def __init__(self, config: DynamoDBStoreConfig) -> None:
+    def __init__(self, config: DynamoDBStoreConfig, client: DynamoDBClient | None = None) -> None:
         self.config = config
         self.table = config.table
-        self.client = DynamoDBClient(config)
+        self.client = client or DynamoDBClient(config)
         self.requests = TableRequests(self.client, config)
-        self.records = RecordRequests(self.client, config)
-        self._append_locks: Locks = weakref.WeakValueDictionary()
-        self._metadata_locks: Locks = weakref.WeakValueDictionary()
+        self.listing = ListingRequests(self.client, config)
+        self._append_locks = KeyedLocks()
 
     @property
     def capacity(self) -> Capacity:
@@ -91,8 +85,9 @@ class DynamoDBStore(ConversationStore):
             await self._write(conversation_id, messages, commit=False)
 
     async def save_conversation(self, conversation_id: str, messages: list[Message]) -> None:
-        """The new history becomes visible at once, when its commit marker is written; the
-        old one is deleted after that."""
+        """Replace the whole history: a bulk import (benchmarks seed long histories with it),
+        not part of the interface. The new history becomes visible at once, when its commit
+        marker is written; the old one is deleted after that."""
         pk = conversation_key(conversation_id)
         floor = await self._write(conversation_id, messages, commit=True)
         try:
@@ -107,7 +102,7 @@ class DynamoDBStore(ConversationStore):
         pk = conversation_key(conversation_id)
         token = uuid.uuid4().hex[:16]
         run, requests = self.client.run, self.requests
-        async with _lock(self._append_locks, pk):  # this process's appends keep their order
+        async with self._append_locks.hold(pk):  # this process's appends keep their order
             bodies = await run(pack_messages, messages)
             size = sum(len(parts) for parts in bodies) + (1 if commit else 0)
             first = await run(requests.reserve, pk, size, len(messages))
@@ -152,82 +147,17 @@ class DynamoDBStore(ConversationStore):
         await asyncio.gather(*(run(requests.batch_write, batch) for batch in batches))
         return True
 
-    async def load_recent(self, conversation_id: str, limit: int) -> list[Message]:
-        if limit <= 0:
+    async def load_recent(self, conversation_id: str, limit: int | None) -> list[Message]:
+        if limit is not None and limit <= 0:
             return []
         pk = conversation_key(conversation_id)
         return await self.client.run(self.requests.read, pk, conversation_id, limit)
 
-    async def load_conversation(self, conversation_id: str) -> list[Message]:
-        pk = conversation_key(conversation_id)
-        return await self.client.run(self.requests.read, pk, conversation_id, None)
-
     async def delete_conversation(self, conversation_id: str) -> None:
         pk = conversation_key(conversation_id)
         await self.client.run(self.requests.delete_conversation, pk)
-        await self.client.run(self.records.set_pending, conversation_id, False)
 
     async def list_conversations(self, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
         if limit <= 0:
             return []
-        return await self.client.run(self.records.list_conversations, limit, max(offset, 0))
-
-    # -- metadata and the pending index -------------------------------------------------
-
-    async def load_metadata(self, conversation_id: str) -> dict[str, Any]:
-        pk = conversation_key(conversation_id)
-        data, _ = await self.client.run(self.records.read_metadata, pk)
-        return data
-
-    async def save_metadata(
-        self, conversation_id: str, data: dict[str, Any], pending: bool | None = None
-    ) -> None:
-        pk = conversation_key(conversation_id)
-        token = uuid.uuid4().hex[:16]
-        if pending:
-            await self.set_pending(conversation_id, True)
-        await self.client.run(self.records.write_metadata, pk, data, None, token)
-        if pending is False:
-            await self.set_pending(conversation_id, False)
-
-    async def update_metadata(
-        self,
-        conversation_id: str,
-        change: Callable[[dict[str, Any]], Awaitable[None] | None],
-        pending: Callable[[dict[str, Any]], bool | None] | None = None,
-    ) -> dict[str, Any]:
-        """Read, change, and write back only if nobody wrote in between; otherwise `change`
-        runs again on the newer record. One writer at a time in this process."""
-        pk = conversation_key(conversation_id)
-        run, records = self.client.run, self.records
-        async with _lock(self._metadata_locks, pk):
-            for attempt in range(_CONFLICT_TRIES):
-                data, version = await run(records.read_metadata, pk)
-                outcome = change(data)
-                if inspect.isawaitable(outcome):
-                    await outcome
-                mark = None if pending is None else pending(data)
-                if mark:  # a mark before a write that loses the race is harmless
-                    await self.set_pending(conversation_id, True)
-                token = uuid.uuid4().hex[:16]
-                if await run(records.write_metadata, pk, data, version, token):
-                    if mark is False:
-                        await self.set_pending(conversation_id, False)
-                    return data
-                logger.info("conversation %s: metadata changed meanwhile; again", conversation_id)
-                await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
-        raise ConversationError("the metadata record kept changing; gave up")
-
-    async def set_pending(self, conversation_id: str, pending: bool) -> None:
-        conversation_key(conversation_id)  # refuses ids DynamoDB cannot hold
-        await self.client.run(self.records.set_pending, conversation_id, pending)
-
-    async def list_pending(self) -> list[str]:
-        return await self.client.run(self.records.list_pending)
-
-
-def _lock(locks: Locks, key: str) -> asyncio.Lock:
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
+        return await self.client.run(self.listing.list_conversations, limit, max(offset, 0))

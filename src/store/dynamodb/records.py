@@ -1,115 +1,161 @@
-"""The DynamoDB requests on a conversation's small records: its metadata (versioned), its
-mark in the pending index, and the listing of conversations by their summaries. Synchronous:
-the store runs each in its worker threads."""
+"""The DynamoDB backend's records: one item each in the conversations' table (layout: codec).
+
+A write is a PutItem conditioned on the version it replaces (`attribute_not_exists` for a
+first write), so two writers never lose an update. Each write carries a random token `w`:
+when a write's answer is lost and botocore retries it, the retry fails the condition on our
+own write, and the token tells that apart from another writer's. `find` queries one of the
+two sparse indexes; indexes are eventually consistent, so callers re-read what they act on.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
-from src.store.conversations import ConversationInfo
-from src.store.dynamodb.client import RequestError
+from src.config import DynamoDBStoreConfig
+from src.errors import RecordConflictError
+from src.store.dynamodb.client import DynamoDBClient, RequestError
 from src.store.dynamodb.codec import (
-    INDEX_NAME,
-    LIST_KEY,
-    METADATA_SK,
-    PENDING_PK,
-    TTL_ATTRIBUTE,
-    conversation_id_of,
-    expiry,
+    DUE_INDEX,
+    RECORD_PREFIX,
+    RECORD_SK,
+    USER_INDEX,
+    Item,
     number,
     pack_record,
-    pending_sort_key,
     unpack_record,
 )
 from src.store.dynamodb.requests import CONDITIONAL, TableClient, key
+from src.store.records import FAR_FUTURE, Record, RecordStore, check_find, check_name
+
+
+def record_key(kind: str, name: str) -> Item:
+    return key(f"{RECORD_PREFIX}{kind}#{name}", RECORD_SK)
+
+
+class DynamoDBRecords(RecordStore):
+    name = "dynamodb"
+
+    def __init__(
+        self,
+        config: DynamoDBStoreConfig,
+        client: DynamoDBClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.requests_config = config
+        self.requests = RecordRequests(client, config)
+        self.clock = clock
+
+    async def get(self, kind: str, key: str) -> Record | None:
+        check_name(kind, key)
+        return await self.client.run(self.requests.get, kind, key)
+
+    async def put(self, record: Record) -> Record:
+        check_name(record.kind, record.key)
+        stored = record.changed(version=record.version + 1, updated_at=self.clock())
+        await self.client.run(self.requests.put, stored, uuid.uuid4().hex[:16])
+        return stored
+
+    async def delete(self, kind: str, key: str, version: int | None = None) -> None:
+        check_name(kind, key)
+        await self.client.run(self.requests.delete, kind, key, version)
+
+    async def find(
+        self,
+        kind: str,
+        *,
+        user_id: int | None = None,
+        due_before: float | None = None,
+        limit: int = 100,
+    ) -> list[Record]:
+        check_find(user_id, due_before, limit)
+        if user_id is not None:
+            condition = "uk = :k"
+            values: dict[str, Any] = {":k": {"S": f"{kind}#{user_id}"}}
+            params: dict[str, Any] = {"IndexName": USER_INDEX, "ScanIndexForward": False}
+        else:
+            assert due_before is not None
+            condition = "dk = :k AND due <= :t"
+            bound = min(due_before, FAR_FUTURE)
+            values = {":k": {"S": kind}, ":t": number(bound)}
+            params = {"IndexName": DUE_INDEX, "ScanIndexForward": True}
+        params.update(KeyConditionExpression=condition, ExpressionAttributeValues=values)
+        return await self.client.run(self.requests.query, params, limit)
 
 
 class RecordRequests(TableClient):
-    def list_conversations(self, limit: int, offset: int) -> list[ConversationInfo]:
-        """Newest first from the sparse index on the summaries: no scan."""
-        params: dict[str, Any] = {
-            "IndexName": INDEX_NAME,
-            "KeyConditionExpression": "list_key = :all",
-            "ExpressionAttributeValues": {":all": {"S": LIST_KEY}},
-            "ScanIndexForward": False,
+    """Synchronous requests (run in the client's worker threads)."""
+
+    def get(self, kind: str, name: str) -> Record | None:
+        item = self._call("get_item", Key=record_key(kind, name), ConsistentRead=True).get("Item")
+        return None if item is None else _record(kind, name, item)
+
+    def put(self, record: Record, token: str) -> None:
+        item: Item = {
+            **record_key(record.kind, record.key),
+            **pack_record(record.data),
+            "ver": number(record.version),
+            "updated_at": number(record.updated_at),
+            "w": {"S": token},
         }
-        horizon = time.time() - self.ttl_days * 86400 if self.ttl_days else 0.0
-        found: list[ConversationInfo] = []
-        while len(found) < offset + limit:
-            params["Limit"] = offset + limit - len(found)
-            answer = self._call("query", **params)
-            for item in answer["Items"]:
-                updated = float(item["updated_at"]["N"])
-                if updated > horizon:  # older ones have expired
-                    found.append(ConversationInfo(conversation_id_of(item["pk"]["S"]), updated))
-            if "LastEvaluatedKey" not in answer:
-                break
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return found[offset : offset + limit]
-
-    # -- metadata and the pending index -------------------------------------------------
-
-    def read_metadata(self, pk: str) -> tuple[dict[str, Any], int]:
-        """The record and its version (0: none yet)."""
-        item = self._call("get_item", Key=key(pk, METADATA_SK), ConsistentRead=True).get("Item")
-        version = int(item["ver"]["N"]) if item and "ver" in item else 0
-        return unpack_record(item, time.time()), version
-
-    def write_metadata(
-        self, pk: str, data: dict[str, Any], version: int | None, token: str
-    ) -> bool:
-        """Replace the record, only if still at `version` (None: whatever it is). False when
-        another writer got in between."""
-        attributes = pack_record(data)
-        names = {"#d": "d", "#z": "z", "#v": "ver", "#w": "w"}
-        values: dict[str, Any] = {":d": attributes["d"], ":one": number(1), ":w": {"S": token}}
-        sets = ["#d = :d", "#w = :w"]
-        if "z" in attributes:
-            sets.append("#z = :z")
-            values[":z"] = attributes["z"]
-        if self.ttl_days:
-            sets.append("#x = :x")
-            names["#x"], values[":x"] = TTL_ATTRIBUTE, expiry(self.ttl_days)
-        remove = "" if "z" in attributes else " REMOVE #z"
-        params: dict[str, Any] = {
-            "Key": key(pk, METADATA_SK),
-            "UpdateExpression": f"SET {', '.join(sets)}{remove} ADD #v :one",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-        if version == 0:
-            params["ConditionExpression"] = "attribute_not_exists(#v)"
-        elif version is not None:  # unchanged, or deleted meanwhile (by `change` itself)
-            params["ConditionExpression"] = "attribute_not_exists(pk) OR #v = :v"
-            values[":v"] = number(version)
+        if record.user_id is not None:
+            item["uk"] = {"S": f"{record.kind}#{record.user_id}"}
+            item["uid"] = number(record.user_id)
+        if record.due_at is not None:
+            item["dk"] = {"S": record.kind}
+            item["due"] = number(record.due_at)  # exact: "due at or before t" must hold at t
+        if record.version == 1:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "ver = :v",
+                "ExpressionAttributeValues": {":v": number(record.version - 1)},
+            }
         try:
-            self._call("update_item", **params)
-            return True
+            self._call("put_item", Item=item, **condition)
+            return
         except RequestError as exc:
             if exc.code != CONDITIONAL:
                 raise
-        found = self._call("get_item", Key=key(pk, METADATA_SK), ConsistentRead=True).get("Item")
-        return found is not None and found.get("w") == {"S": token}  # a retry of this write
+        found = self._call("get_item", Key=record_key(record.kind, record.key), ConsistentRead=True)
+        if found.get("Item", {}).get("w") != {"S": token}:  # not a retry of this very write
+            raise RecordConflictError(f"{record.kind} record changed meanwhile")
 
-    def set_pending(self, conversation_id: str, pending: bool) -> None:
-        mark = key(PENDING_PK, pending_sort_key(conversation_id))
-        if pending:
-            self._call("put_item", Item={**mark, "conversation_id": {"S": conversation_id}})
-        else:
-            self._call("delete_item", Key=mark)
+    def delete(self, kind: str, name: str, version: int | None) -> None:
+        params: dict[str, Any] = {"Key": record_key(kind, name)}
+        if version is not None:
+            params["ConditionExpression"] = "attribute_not_exists(pk) OR ver = :v"
+            params["ExpressionAttributeValues"] = {":v": number(version)}
+        try:
+            self._call("delete_item", **params)
+        except RequestError as exc:
+            if exc.code != CONDITIONAL:
+                raise
+            raise RecordConflictError(f"{kind} record changed meanwhile") from None
 
-    def list_pending(self) -> list[str]:
-        """One strongly consistent Query of the pending partition (paged)."""
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": PENDING_PK}},
-            "ConsistentRead": True,
-        }
-        ids: list[str] = []
-        while True:
-            answer = self._call("query", **params)
-            ids += [item["conversation_id"]["S"] for item in answer["Items"]]
+    def query(self, params: dict[str, Any], limit: int) -> list[Record]:
+        found: list[Record] = []
+        while len(found) < limit:
+            answer = self._call("query", Limit=limit - len(found), **params)
+            for item in answer["Items"]:
+                kind, _, name = item["pk"]["S"][len(RECORD_PREFIX) :].partition("#")
+                found.append(_record(kind, name, item))
             if "LastEvaluatedKey" not in answer:
-                return ids
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+                break
+            params = {**params, "ExclusiveStartKey": answer["LastEvaluatedKey"]}
+        return found
+
+
+def _record(kind: str, name: str, item: Item) -> Record:
+    return Record(
+        kind,
+        name,
+        unpack_record(item, 0.0),
+        int(item["ver"]["N"]),
+        int(item["uid"]["N"]) if "uid" in item else None,
+        float(item["due"]["N"]) if "due" in item else None,
+        float(item["updated_at"]["N"]),
+    )

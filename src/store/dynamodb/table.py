@@ -13,44 +13,60 @@ from typing import Any
 
 from src.errors import ConversationError
 from src.store.dynamodb.client import RequestError
-from src.store.dynamodb.codec import INDEX_NAME, TTL_ATTRIBUTE
+from src.store.dynamodb.codec import DUE_INDEX, LISTING_INDEX, TTL_ATTRIBUTE, USER_INDEX
 
 logger = logging.getLogger(__name__)
 
 Call = Callable[..., dict[str, Any]]  # call(operation, **params) -> response
 
 _KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
-_INDEX_KEYS = [
-    {"AttributeName": "list_key", "KeyType": "HASH"},
-    {"AttributeName": "updated_at", "KeyType": "RANGE"},
-]
+_TYPES = {
+    "pk": "S",
+    "sk": "N",
+    "list_key": "S",
+    "updated_at": "N",
+    "uk": "S",
+    "dk": "S",
+    "due": "N",
+}
+# name -> (partition attribute, sort attribute, projection). Sparse: an item is in an index
+# only when it has both attributes.
+INDEXES = {
+    LISTING_INDEX: ("list_key", "updated_at", "KEYS_ONLY"),  # conversations, newest first
+    USER_INDEX: ("uk", "updated_at", "ALL"),  # records by kind and user
+    DUE_INDEX: ("dk", "due", "ALL"),  # records by kind and due time
+}
 _USABLE = ("ACTIVE", "UPDATING")
 
 
 def table_definition(table: str) -> dict[str, Any]:
-    """CreateTable parameters: on-demand, keys pk/sk, the sparse listing index."""
+    """CreateTable parameters: on-demand, keys pk/sk, the three sparse indexes."""
     return {
         "TableName": table,
         "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-            {"AttributeName": "list_key", "AttributeType": "S"},
-            {"AttributeName": "updated_at", "AttributeType": "N"},
+            {"AttributeName": name, "AttributeType": kind} for name, kind in _TYPES.items()
         ],
         "KeySchema": _KEYS,
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": INDEX_NAME,
-                "KeySchema": _INDEX_KEYS,
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
+        "GlobalSecondaryIndexes": [_index(name) for name in INDEXES],
         "BillingMode": "PAY_PER_REQUEST",
     }
 
 
+def _index(name: str) -> dict[str, Any]:
+    partition, sort, projection = INDEXES[name]
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": partition, "KeyType": "HASH"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": projection},
+    }
+
+
 def prepare_table(call: Call, table: str, create: bool, ttl_days: int) -> None:
-    """Create the table if allowed and missing; then check that it fits this store."""
+    """Create the table if allowed and missing; add the indexes a table made by an earlier
+    version lacks; then check that it fits this store."""
     try:
         description = call("describe_table", TableName=table)["Table"]
     except RequestError as exc:
@@ -62,6 +78,11 @@ def prepare_table(call: Call, table: str, create: bool, ttl_days: int) -> None:
                 "or set store.dynamodb.create_table: true for development)"
             ) from None
         description = _create(call, table, ttl_days)
+    keys = schema_problems(description)[:1] if _keys_wrong(description) else []
+    if keys:  # never add indexes to a table of another layout
+        raise ConversationError(f"DynamoDB table {table} does not fit: {keys[0]}")
+    if missing_indexes(description):
+        description = add_indexes(call, table, description)
     problems = schema_problems(description)
     if problems:
         raise ConversationError(f"DynamoDB table {table} does not fit: {'; '.join(problems)}")
@@ -74,6 +95,48 @@ def prepare_table(call: Call, table: str, create: bool, ttl_days: int) -> None:
         )
 
 
+def missing_indexes(description: dict[str, Any]) -> list[str]:
+    present = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
+    return [name for name in INDEXES if name not in present]
+
+
+def add_indexes(call: Call, table: str, description: dict[str, Any]) -> dict[str, Any]:
+    """The migration of a table made before the records facility: add its two indexes, one
+    UpdateTable each (DynamoDB's rule), and wait until they are active."""
+    for name in missing_indexes(description):
+        partition, sort, _ = INDEXES[name]
+        logger.warning("store: adding index %s to DynamoDB table %s (once)", name, table)
+        try:
+            call(
+                "update_table",
+                TableName=table,
+                # The table's definitions and the new index's: moto replaces the definitions
+                # with these (DynamoDB merges them), so none may be left out.
+                AttributeDefinitions=_definitions(description, partition, sort),
+                GlobalSecondaryIndexUpdates=[{"Create": _index(name)}],
+            )
+        except RequestError as exc:
+            if exc.code not in ("ResourceInUseException", "ValidationException"):
+                raise ConversationError(
+                    f"DynamoDB table {table} lacks index {name} and it cannot be added "
+                    f"({exc}); add it as the README's update-table command shows"
+                ) from exc
+        description = _wait_active(call, table, timeout_s=900.0)
+    return description
+
+
+def _definitions(description: dict[str, Any], *names: str) -> list[dict[str, str]]:
+    types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
+    types.update((name, _TYPES[name]) for name in names)
+    return [{"AttributeName": name, "AttributeType": kind} for name, kind in types.items()]
+
+
+def _keys_wrong(description: dict[str, Any]) -> bool:
+    types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
+    wrong_types = (types.get("pk"), types.get("sk")) != ("S", "N")
+    return _key_schema(description["KeySchema"]) != _key_schema(_KEYS) or wrong_types
+
+
 def schema_problems(description: dict[str, Any]) -> list[str]:
     problems = []
     types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
@@ -82,17 +145,19 @@ def schema_problems(description: dict[str, Any]) -> list[str]:
         types.get("sk"),
     ) != ("S", "N"):
         problems.append("its key must be pk (string, partition) and sk (number, sort)")
-    index = next(
-        (i for i in description.get("GlobalSecondaryIndexes", []) if i["IndexName"] == INDEX_NAME),
-        None,
-    )
-    if index is None:
-        problems.append(f"the global secondary index {INDEX_NAME} is missing")
-    elif _key_schema(index["KeySchema"]) != _key_schema(_INDEX_KEYS) or (
-        types.get("list_key"),
-        types.get("updated_at"),
-    ) != ("S", "N"):
-        problems.append(f"index {INDEX_NAME} must have list_key (string) and updated_at (number)")
+    found = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
+    for name, (partition, sort, _) in INDEXES.items():
+        index = found.get(name)
+        if index is None:
+            problems.append(f"the global secondary index {name} is missing")
+        elif _key_schema(index["KeySchema"]) != _key_schema(_index(name)["KeySchema"]) or (
+            types.get(partition),
+            types.get(sort),
+        ) != (_TYPES[partition], _TYPES[sort]):
+            problems.append(
+                f"index {name} must have {partition} ({_TYPES[partition]}) "
+                f"and {sort} ({_TYPES[sort]})"
+            )
     if description.get("TableStatus") not in (*_USABLE, "CREATING"):
         problems.append(f"it is {description.get('TableStatus')}")
     return problems

@@ -26,7 +26,6 @@ def line(data: dict[str, Any]) -> bytes:
 # Appends and markers use the file descriptor directly: half the system calls of a buffered
 # file object (no isatty probe, no position bookkeeping), on the path every turn takes.
 _APPEND = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
-_REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -119,41 +118,6 @@ def remove(*paths: Path) -> None:
             os.remove(path)
 
 
-def append_record(path: Path, record: bytes, fsync: bool, compact_at: int) -> None:
-    """Append one record (a line) to a record log; once the log has reached `compact_at`
-    bytes, replace it by this record alone. A last line torn by a crash is closed off first."""
-    fd = os.open(path, _APPEND, 0o666)
-    try:
-        size = os.lseek(fd, 0, os.SEEK_END)
-        if size < compact_at:
-            if size and _ends_inside_line(fd, size):
-                record = b"\n" + record
-            _write_all(fd, record)
-            if fsync:
-                os.fsync(fd)
-            return
-    finally:
-        os.close(fd)
-    replace(path, record, fsync)
-
-
-def save_record(
-    path: Path,
-    record: bytes,
-    fsync: bool,
-    compact_at: int,
-    mark: tuple[Path, bytes, bool | None],
-) -> None:
-    """`append_record`, with a pending marker (path, content, pending) written before it
-    (pending True) or removed after it (False)."""
-    marker, content, pending = mark
-    if pending:
-        write_marker(marker, content)
-    append_record(path, record, fsync, compact_at)
-    if pending is False:
-        remove(marker)
-
-
 def read_record(path: Path) -> Any:
     """The last whole record of a record log (None if there is no file). A torn or corrupt
     last line leaves the record before it in force; with no readable record, ValueError."""
@@ -189,45 +153,6 @@ def read_header_id(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         logger.warning("store: %s has no readable header; not listed", path.name)
         return None
-
-
-def write_marker(path: Path, data: bytes) -> None:
-    """Write a small pending marker in place: no temp file, no fsync of its own. A process
-    crash leaves it empty or whole (one short write); the metadata write that follows is
-    fsync'd, and on ext4 (data=ordered) that commits this file's data and entry with it."""
-    fd = os.open(path, _REPLACE, 0o666)
-    try:
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-
-
-def read_markers(directory: Path, store_dir: Path) -> list[str]:
-    """The conversation ids in the pending index: a marker's content, or for a marker left
-    empty by a crash, the id in the conversation's metadata file. Temp files of
-    `replace` and markers whose conversation has no metadata are skipped."""
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return []
-    ids = []
-    for name in names:
-        if name.startswith("."):
-            continue  # a temp file of replace (in flight, or left by a crash)
-        try:
-            raw = (directory / name).read_bytes()
-            if raw:
-                ids.append(raw.decode("utf-8", "surrogatepass"))
-                continue
-            record = read_record(store_dir / f"{name}.meta.json")
-            conversation_id = record.get("conversation_id") if isinstance(record, dict) else None
-        except (OSError, ValueError):
-            conversation_id = None
-        if isinstance(conversation_id, str):
-            ids.append(conversation_id)
-        else:
-            logger.warning("store: pending marker %s names no readable conversation", name)
-    return ids
 
 
 def parse(lines: list[bytes], name: str, sizes: list[int] | None = None) -> list[Message]:

@@ -1,4 +1,5 @@
-"""The inbox on a real FileStore, and ChatLanes' ordering, concurrency and shutdown."""
+"""ChatLanes' ordering, concurrency and shutdown (the inbox's contract is in
+tests/store/test_records_contract.py, on every backend)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from src.channels.inbox import Inbox, InboxItem
 from src.channels.lanes import ChatLanes
-from src.conversation.message import Message
-from src.store.file.conversations import FileStore
 
 # A bound on waiting for something that must happen, so a bug fails instead of hanging.
 DEADLINE_S = 5.0
@@ -23,127 +21,6 @@ async def until(condition: Callable[[], bool]) -> None:
             if condition():
                 return
             await asyncio.sleep(0.001)
-
-
-def item(update_id: int, text: str = "hi", kind: str = "text") -> InboxItem:
-    return InboxItem(update_id=update_id, kind=kind, text=text, user_id=7, chat_id=7)
-
-
-@pytest.fixture
-def inbox(store: FileStore) -> Inbox:
-    return Inbox(store)
-
-
-# -- Inbox --------------------------------------------------------------------------------
-
-
-async def test_accept_stores_the_item_and_marks_the_conversation(
-    inbox: Inbox, store: FileStore
-) -> None:
-    full = InboxItem(
-        update_id=10,
-        kind="text",
-        text="héllo 😀",
-        user_id=1,
-        chat_id=-100,
-        thread_id=3,
-        message_id=99,
-        extra={"voice_file_id": "abc"},
-    )
-    assert await inbox.accept("c", full) is True
-    assert await store.list_pending() == ["c"]
-    meta = await store.load_metadata("c")
-    assert meta["pending"] == [full.to_dict()]
-    assert meta["last_update_id"] == 10
-    assert await Inbox(FileStore(store.directory)).pending() == [("c", [full])]  # a restart
-
-
-async def test_a_repeated_or_older_update_id_is_refused(inbox: Inbox, store: FileStore) -> None:
-    assert await inbox.accept("c", item(5)) is True
-    assert await inbox.accept("c", item(5, "again")) is False
-    assert await inbox.accept("c", item(4)) is False
-    assert await inbox.accept("c", item(6)) is True
-    assert [i.update_id for _, items in await inbox.pending() for i in items] == [5, 6]
-
-    await inbox.done("c", 5)
-    await inbox.done("c", 6)
-    assert await inbox.accept("c", item(6)) is False  # answered long ago: still refused
-    assert await store.list_pending() == []  # and the mark set for it is taken back
-
-
-async def test_the_duplicate_guard_is_per_conversation(inbox: Inbox) -> None:
-    assert await inbox.accept("a", item(5)) is True
-    assert await inbox.accept("b", item(5)) is True
-
-
-async def test_done_unmarks_only_when_nothing_is_left(inbox: Inbox, store: FileStore) -> None:
-    await inbox.accept("c", item(1))
-    await inbox.accept("c", item(2))
-    await inbox.done("c", 1)
-    assert await store.list_pending() == ["c"]
-    assert [i.update_id for _, items in await inbox.pending() for i in items] == [2]
-    await inbox.done("c", 2)
-    assert await store.list_pending() == []
-    assert await inbox.pending() == []
-    await inbox.done("c", 2)  # twice is harmless
-    assert await store.list_pending() == []
-
-
-async def test_pending_lists_items_in_update_id_order_across_conversations(
-    inbox: Inbox,
-) -> None:
-    arrivals = [("b", 10), ("a", 11), ("zz", 12), ("b", 13), ("a", 14), ("0", 15)]
-    for cid, update_id in arrivals:
-        assert await inbox.accept(cid, item(update_id, f"{cid}{update_id}"))
-    pending = await inbox.pending()
-    assert [(cid, [i.update_id for i in items]) for cid, items in pending] == [
-        ("b", [10, 13]),
-        ("a", [11, 14]),
-        ("zz", [12]),
-        ("0", [15]),
-    ]
-    assert pending[0][1][0].text == "b10"
-
-
-async def test_pending_drops_a_stale_mark(inbox: Inbox, store: FileStore) -> None:
-    await store.set_pending("stale", True)  # a crash between marking and storing the item
-    await inbox.accept("c", item(1))
-    assert [cid for cid, _ in await inbox.pending()] == ["c"]
-    assert await store.list_pending() == ["c"]
-
-
-async def test_forget_history_keeps_later_items_and_the_guard(
-    inbox: Inbox, store: FileStore
-) -> None:
-    await store.append_messages("c", [Message(role="user", content="old")])
-    await store.save_metadata("c", {"agent": "assistant"})
-    await inbox.accept("c", item(1, kind="reset"))
-    await inbox.accept("c", item(2, "after the reset"))
-    forgotten: list[str] = []
-
-    async def forget() -> None:
-        await store.delete_conversation("c")
-        forgotten.append("c")
-
-    await inbox.forget_history("c", 1, forget)
-
-    assert forgotten == ["c"]
-    assert await store.load_conversation("c") == []
-    meta = await store.load_metadata("c")
-    assert "agent" not in meta
-    assert meta["last_update_id"] == 2
-    assert [(cid, [i.text for i in items]) for cid, items in await inbox.pending()] == [
-        ("c", ["after the reset"])
-    ]
-    assert await store.list_pending() == ["c"]
-    assert await inbox.accept("c", item(1)) is False
-    assert await inbox.accept("c", item(2)) is False
-
-    await inbox.done("c", 2)
-    await inbox.accept("c", item(3, kind="reset"))
-    await inbox.forget_history("c", 3, forget)
-    assert await store.list_pending() == []
-    assert await inbox.accept("c", item(3)) is False
 
 
 # -- ChatLanes ----------------------------------------------------------------------------

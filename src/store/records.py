@@ -1,0 +1,137 @@
+"""The records facility: small versioned records beside the conversations.
+
+A record is a JSON object of one `kind` ("conversation", "inbox", "access", and what later
+features add: reminders, facts, budgets, approvals) under a `key` unique within its kind. It
+may carry two indexed fields: `user_id` (find a user's records, newest first) and `due_at`
+(find records due by a time, soonest first). Nothing else is indexed and nothing scans.
+
+Every write names the version it replaces (0: the record must not exist yet); a write over a
+newer version raises RecordConflictError, so two writers never lose an update. `update` is
+the read-change-write built on that, retried on conflict: it is what callers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from src.errors import ConversationError, RecordConflictError
+from src.store.locks import KeyedLocks
+
+KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+MAX_KEY_BYTES = 1024
+CONFLICT_TRIES = 8
+FAR_FUTURE = 1e100  # what `due_before=math.inf` asks for (DynamoDB numbers end at 1e126)
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    key: str
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int = 0  # 0: not stored (yet)
+    user_id: int | None = None
+    due_at: float | None = None  # seconds since the epoch
+    updated_at: float = 0.0
+
+    def changed(self, **fields: Any) -> Record:
+        """A copy with some fields replaced, at the same version (what `update` writes)."""
+        return replace(self, **fields)
+
+
+# Given the current record (version 0 and empty data when there is none), return the record
+# to write, the same object to write nothing, or None to delete it.
+Change = Callable[[Record], Record | None]
+
+
+def check_name(kind: str, key: str) -> None:
+    """Raise ConversationError for a kind or key no backend can hold."""
+    if not kind or not set(kind) <= KIND_CHARS:
+        raise ConversationError(f"record kind {kind!r} must be lower-case letters and _")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConversationError("a record key must be valid UTF-8 text") from None
+    if not 0 < size <= MAX_KEY_BYTES:
+        raise ConversationError(f"a record key must have 1 to {MAX_KEY_BYTES} bytes")
+
+
+class RecordStore(ABC):
+    """Async persistence for records. Every method raises ConversationError on failure."""
+
+    name: str = "records"
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the backend (create tables, migrate). Idempotent."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    async def ping(self) -> None:
+        """Raise ConversationError unless the backend answers."""
+        await self.get("store_state", "ping")
+
+    @abstractmethod
+    async def get(self, kind: str, key: str) -> Record | None:
+        """The record as last written (strongly consistent), or None."""
+
+    @abstractmethod
+    async def put(self, record: Record) -> Record:
+        """Write `record` if the stored version is still `record.version` (0: none stored);
+        returns it as stored (version + 1, updated_at set). RecordConflictError otherwise."""
+
+    @abstractmethod
+    async def delete(self, kind: str, key: str, version: int | None = None) -> None:
+        """Remove the record (if `version` is given, only at that version, else
+        RecordConflictError). Deleting a missing record is not an error."""
+
+    @abstractmethod
+    async def find(
+        self,
+        kind: str,
+        *,
+        user_id: int | None = None,
+        due_before: float | None = None,
+        limit: int = 100,
+    ) -> list[Record]:
+        """Records of `kind` by one index: a user's (newest first), or those due at or before
+        `due_before` (soonest first). Exactly one of the two must be given."""
+
+    async def update(self, kind: str, key: str, change: Change) -> Record | None:
+        """Read, change and write back, again on the newer record if another writer got in
+        between. Returns the record as it now stands (None if deleted or never written).
+        Writers in this process take turns per record, so they do not collide."""
+        check_name(kind, key)
+        async with self._locks.hold(f"{kind}\0{key}"):
+            for attempt in range(CONFLICT_TRIES):
+                current = await self.get(kind, key) or Record(kind, key)
+                wanted = change(current)
+                try:
+                    if wanted is current:
+                        return current if current.version else None
+                    if wanted is None:
+                        if current.version:
+                            await self.delete(kind, key, current.version)
+                        return None
+                    return await self.put(wanted.changed(version=current.version))
+                except RecordConflictError:
+                    await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise ConversationError(f"the {kind} record kept changing; gave up")
+
+    @property
+    def _locks(self) -> KeyedLocks:
+        locks = self.__dict__.get("_record_locks")
+        if locks is None:
+            locks = self.__dict__["_record_locks"] = KeyedLocks()
+        return locks
+
+
+def check_find(user_id: int | None, due_before: float | None, limit: int) -> None:
+    if (user_id is None) == (due_before is None):
+        raise ValueError("find needs exactly one of user_id and due_before")
+    if limit <= 0:
+        raise ValueError("find needs a positive limit")
