@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(env.log_level, env.log_format, sys.stderr if args.console else None)
         config_file = args.config or env.config_path
         mcp_file = args.mcp_config or env.mcp_config_path
-        config = load_config(config_file)
-        mcp = load_mcp_config(mcp_file)
+        config = load_config(config_file, env.variables)
+        mcp = load_mcp_config(mcp_file, env.variables)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
