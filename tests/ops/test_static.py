@@ -299,6 +299,21 @@ def test_only_the_config_loader_reads_the_environment() -> None:
     assert not readers, f"reads the environment itself: {readers}"
 
 
+def test_the_settings_are_loaded_in_one_place_and_passed_down() -> None:
+    loaders = {"load_config", "load_mcp_config", "read_environment"}
+    entry = ROOT / "src" / "cli" / "main.py"
+    callers: list[str] = []
+    for path in python_files("src"):
+        if path == entry or path.parent == ROOT / "src" / "config":
+            continue
+        for node in ast.walk(parsed(path)):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in loaders:
+                    callers.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not callers, f"only src/cli/main.py loads the settings: {callers}"
+
+
 def test_the_command_line_package_is_the_top_of_the_house() -> None:
     """src/cli/ (flags, --check, wiring) may import anything; nothing in src/ imports it, and
     the probes and the wiring stay out of the lower layers."""
