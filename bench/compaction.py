@@ -21,11 +21,15 @@ import argparse
 import asyncio
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from src.conversation.compaction import INSTRUCTIONS
 from tests.direct import TextTool, direct, request_chars, system_prompt

@@ -14,10 +14,15 @@ import contextlib
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from unittest import mock
+
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import (
     Bot,

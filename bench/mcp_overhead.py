@@ -32,6 +32,9 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 from src.tools.registry import ToolRegistry
 from src.toolservers.config import MCPFileConfig
 from src.toolservers.manager import MCPManager

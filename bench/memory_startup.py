@@ -41,6 +41,9 @@ from pathlib import Path
 
 import yaml
 
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 from bench.harness import compile_ahead
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram

@@ -30,6 +30,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 from src.conversation.message import Message
 from src.store.conversations import ConversationStore
 from src.store.file.conversations import FileStore

@@ -15,7 +15,12 @@ import asyncio
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
+
+if not __package__:  # run as `python bench/<name>.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import in_process_bot
 from tests.harness import OWNER

@@ -1,15 +1,24 @@
-"""The benchmark suite runs end to end (CI runs this short version; no times are asserted)."""
+"""The benchmark suite runs end to end (CI runs this short version; no times are asserted),
+and every bench script starts both as `python -m bench.<name>` and as `python bench/<name>.py`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.harness import ROOT
 
 pytestmark = pytest.mark.slow
+
+# The scripts a person runs (bench/harness.py and bench/store_dynamodb.py are imported by them).
+SCRIPTS = sorted(
+    path.stem
+    for path in (ROOT / "bench").glob("*.py")
+    if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
+)
 
 SECTIONS = ("## Overhead", "## Concurrency", "## Long chats", "## Memory", "## Start-up")
 
@@ -43,3 +52,31 @@ def test_store_benchmark_quick() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| 10 |" in result.stdout
+
+
+@pytest.mark.parametrize("how", ["file", "module"])
+def test_a_bench_script_runs_as_a_file_and_as_a_module(how: str, tmp_path: Path) -> None:
+    smallest = ["--sizes", "10", "--appends", "2", "--loads", "2", "--no-fsync"]
+    if how == "file":  # as a newcomer runs a script, from any directory
+        command = [sys.executable, str(ROOT / "bench" / "store_append.py"), *smallest]
+        cwd = tmp_path
+    else:  # as the README says, from the repository root
+        command = [sys.executable, "-m", "bench.store_append", *smallest]
+        cwd = ROOT
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| 10 |" in result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_bench_script_starts_as_a_file(script: str, tmp_path: Path) -> None:
+    """`--help` proves its imports resolve without running the benchmark."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{script}.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("usage:")

@@ -1,4 +1,5 @@
-"""config.yml, mcp.yml and the environment: what loads, and errors that name the key."""
+"""config.yml, mcp.yml and the environment (src/config/, src/toolservers/config.py): what loads,
+how ${VAR}s expand, and errors that name the key."""
 
 from __future__ import annotations
 
@@ -220,6 +221,40 @@ def test_environment_errors_name_the_variable(name: str, value: str) -> None:
 def test_environment_is_read_from_the_process_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_LEVEL", "warning")
     assert read_environment().log_level == "WARNING"
+
+
+def test_environment_keeps_every_variable_for_the_files_but_never_shows_them() -> None:
+    env = read_environment({"OPENAI_API_KEY": "sk-secret", "LOG_LEVEL": "info"})
+    assert env.variables["OPENAI_API_KEY"] == "sk-secret"
+    assert env.log_level == "INFO"
+    assert "sk-secret" not in repr(env) and "sk-secret" not in str(env)
+
+
+def test_both_files_expand_from_the_environment_they_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One expansion for both files, from the snapshot passed in (never os.environ itself)."""
+    monkeypatch.setenv("SHARED_TOKEN", "from-the-process")
+    env = {"SHARED_TOKEN": "given", "EMPTY": ""}
+    config = load_config(
+        write(tmp_path, "llm:\n  api_key: ${SHARED_TOKEN}\n  model: ${EMPTY:-fallback}\n"), env
+    )
+    mcp = load_mcp_config(
+        write(
+            tmp_path,
+            "mcpServers:\n  s:\n    url: http://127.0.0.1:9/mcp\n"
+            "    headers: {A: '${SHARED_TOKEN}', B: '${EMPTY:-fallback}'}\n",
+            name="mcp.yml",
+        ),
+        env,
+    )
+    headers = mcp.mcpServers["s"].headers
+    assert config.llm.api_key.get_secret_value() == "given" == headers["A"]
+    assert config.llm.model == "fallback" == headers["B"]
+    with pytest.raises(ConfigError) as caught:
+        load_mcp_config(tmp_path / "mcp.yml", {})
+    assert caught.value.key == "mcpServers.s.headers.A"
+    assert "SHARED_TOKEN is not set" in caught.value.message
 
 
 # -- mcp.yml ------------------------------------------------------------------------------

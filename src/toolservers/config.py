@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from src.config import expand_env, load_yaml, validate_model
+from src.config.loader import load_file
 from src.errors import ConfigError
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -120,14 +119,16 @@ class MCPFileConfig(_Strict):
         return {name: server for name, server in self.mcpServers.items() if not server.disabled}
 
 
-def load_mcp_config(path: str | Path, env: Mapping[str, str] | None = None) -> MCPFileConfig:
-    """Load mcp.yml; a missing file means no servers. Raises ConfigError naming the key."""
-    file = str(path)
-    if not Path(path).exists():
-        return MCPFileConfig()
-    raw = load_yaml(path) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(file, "", "the top level must be a mapping")
+def load_mcp_config(path: str | Path, env: Mapping[str, str]) -> MCPFileConfig:
+    """Load mcp.yml; a missing file means no servers. Raises ConfigError naming the key.
+    `env` is the environment its ${VAR}s expand from (src/config/loader.py reads it)."""
+    config = load_file(path, MCPFileConfig, env, missing_ok=True, prepare=_check_names)
+    config._file = str(path)
+    return config
+
+
+def _check_names(raw: dict[Any, Any], file: str) -> dict[Any, Any]:
+    """Empty sections become empty mappings; server and tool names must fit the model's rules."""
     raw = {k: ({} if v is None else v) for k, v in raw.items()}
     for name in raw.get("mcpServers") or {}:
         if not _SERVER_NAME.match(str(name)):
@@ -135,7 +136,4 @@ def load_mcp_config(path: str | Path, env: Mapping[str, str] | None = None) -> M
     for name in raw.get("tools") or {}:
         if not _TOOL_NAME.match(str(name)):
             raise ConfigError(file, f"tools.{name}", "use 1-64 of [A-Za-z0-9_-]")
-    expanded = expand_env(raw, file, os.environ if env is None else env)
-    config = validate_model(MCPFileConfig, expanded, file)
-    config._file = file
-    return config
+    return raw

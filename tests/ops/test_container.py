@@ -145,7 +145,7 @@ def container(telegram: FakeTelegram) -> Iterator[Container]:
     data.mkdir()
     try:
         installed = install_files(image, app)
-        assert "telegram_bot.py" in installed and "src/config.py" in installed
+        assert "telegram_bot.py" in installed and "src/config/__init__.py" in installed
         assert not any("__pycache__" in name or name.startswith("tests/") for name in installed)
         # The operator's config.yml, which compose mounts over /app/config.yml.
         operator = yaml.safe_load((ROOT / "config.yml").read_text())

@@ -1,5 +1,7 @@
-"""Static checks of the deployment files: hadolint, shellcheck, the Compose Specification
-schema, and the properties issue 8 asks of each file.
+"""Static checks of the deployment files (hadolint, shellcheck, the Compose Specification
+schema, and the properties issue 8 asks of each file) and of the source tree: every module says
+what it holds, only the config loader reads the environment, nothing imports the entry point's
+package from below, and `import mcp` is the MCP SDK.
 
 No Docker engine runs on the development machines or in CI, so nothing here builds or runs an
 image; tests/ops/test_container.py starts the bot the way the image does instead.
@@ -11,6 +13,7 @@ project); tests cannot reach the internet, so it lives in the repository.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -237,3 +240,120 @@ def test_compose_interpolation_variables_are_in_env_example() -> None:
     used = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
     for name in used:
         assert re.search(rf"^(# )?{name}=", text, re.MULTILINE), name
+
+
+# -- the source tree ------------------------------------------------------------------------
+
+
+def python_files(*tops: str) -> list[Path]:
+    found: list[Path] = []
+    for top in tops:
+        path = ROOT / top
+        found += [path] if path.is_file() else sorted(path.rglob("*.py"))
+    return [path for path in found if "__pycache__" not in path.parts]
+
+
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def imported_modules(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_every_module_says_what_it_holds() -> None:
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in python_files("src", "bench", "telegram_bot.py")
+        if not (ast.get_docstring(parsed(path)) or "").strip()
+    ]
+    assert not missing, f"modules without a docstring: {missing}"
+
+
+def test_only_the_config_loader_reads_the_environment() -> None:
+    """DESIGN.md "Environment": our code reads variables only through src/config/loader.py,
+    which passes them down (libraries such as boto3 and openai read their own)."""
+    loader = ROOT / "src" / "config" / "loader.py"
+    readers: list[str] = []
+    for path in python_files("src", "telegram_bot.py"):
+        for node in ast.walk(parsed(path)):
+            reads = (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and node.attr in ("environ", "environb", "getenv", "getenvb")
+            ) or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(a.name in ("environ", "environb", "getenv") for a in node.names)
+            )
+            if reads and path != loader:
+                readers.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+    assert not readers, f"reads the environment itself: {readers}"
+
+
+def test_the_settings_are_loaded_in_one_place_and_passed_down() -> None:
+    loaders = {"load_config", "load_mcp_config", "read_environment"}
+    entry = ROOT / "src" / "cli" / "main.py"
+    callers: list[str] = []
+    for path in python_files("src"):
+        if path == entry or path.parent == ROOT / "src" / "config":
+            continue
+        for node in ast.walk(parsed(path)):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in loaders:
+                    callers.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not callers, f"only src/cli/main.py loads the settings: {callers}"
+
+
+def test_the_command_line_package_is_the_top_of_the_house() -> None:
+    """src/cli/ (flags, --check, wiring) may import anything; nothing in src/ imports it, and
+    the probes and the wiring stay out of the lower layers."""
+    upward: list[str] = []
+    for path in python_files("src"):
+        relative = path.relative_to(ROOT)
+        if relative.parts[1] == "cli":
+            continue
+        imports = imported_modules(parsed(path))
+        if any(name == "src.cli" or name.startswith("src.cli.") for name in imports):
+            upward.append(f"{relative}: imports src.cli")
+        if (
+            relative.parts[1] in ("ops", "toolservers", "store", "config")
+            and "src.runtime" in imports
+        ):
+            upward.append(f"{relative}: imports src.runtime")
+    assert not upward, upward
+    assert not (ROOT / "src" / "ops" / "check.py").exists()
+    assert not (ROOT / "src" / "toolservers" / "check.py").exists()
+    shim = parsed(ROOT / "telegram_bot.py")
+    assert imported_modules(shim) <= {
+        "__future__",
+        "__future__.annotations",
+        "sys",
+        "src.cli",
+        "src.cli.main",
+    }
+
+
+def test_import_mcp_is_the_sdk_from_the_repository_root() -> None:
+    """Nothing of ours is named `mcp` (src/toolservers/ was src/mcp/), whether the bot runs as
+    `python telegram_bot.py` (the root first on sys.path) or the tests import it."""
+    code = "import mcp, sys; print(mcp.__file__); print(hasattr(mcp, 'ClientSession'))"
+    result = run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    location, has_client = result.stdout.split()
+    assert "site-packages" in Path(location).resolve().parts, location
+    assert has_client == "True"
+    assert not (ROOT / "mcp").exists() and not (ROOT / "mcp.py").exists()
+    for top in ("src", "tests", "bench"):  # a leftover __pycache__ alone imports nothing
+        assert not list((ROOT / top / "mcp").glob("*.py")), f"{top}/mcp"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert not re.search(r"known-third-party\s*=.*mcp", pyproject)

@@ -1,4 +1,5 @@
-"""`--check`: validate both files, reach the model, open the store; print a short report."""
+"""`--check`: report on both files, the tool servers, the model endpoint, the store and the token;
+exit 0 when every probe passed, 1 otherwise (invalid files never get here: exit 2 in main)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def run_check(
     servers = len(mcp.mcpServers)
     line("mcp", True, f"{mcp_file} is valid ({servers} MCP servers, {len(mcp.tools)} HTTP tools)")
     if mcp.mcpServers or mcp.tools:
-        from src.toolservers.check import check_tool_servers  # imports the mcp SDK
+        from src.cli.check_toolservers import check_tool_servers  # imports the mcp SDK
 
         for good, name, detail in await check_tool_servers(config, mcp):
             line(name, good, detail)

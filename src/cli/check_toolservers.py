@@ -1,9 +1,10 @@
-"""`--check` for mcp.yml: connect to every tool server once and report its state and tools."""
+"""`--check`'s probe of mcp.yml: connect to every tool server once, report its state and tools."""
 
 from __future__ import annotations
 
 from src.config import Config
 from src.errors import ConfigError
+from src.runtime import build_tools
 from src.toolservers.config import MCPFileConfig
 from src.toolservers.manager import MCPManager, describe
 
@@ -11,8 +12,6 @@ from src.toolservers.manager import MCPManager, describe
 async def check_tool_servers(config: Config, mcp: MCPFileConfig) -> list[tuple[bool, str, str]]:
     """(passed, name, detail) per server: up (or disabled) passes; down or a collision fails.
     Each server gets its whole first attempt (bounded by its own timeout)."""
-    from src.runtime import build_tools
-
     manager = MCPManager(mcp, build_tools(config))
     results: list[tuple[bool, str, str]] = []
     try:

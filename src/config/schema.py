@@ -1,28 +1,18 @@
-"""Typed configuration: config.yml validated once at start-up, plus the process environment.
+"""The schema of config.yml: one frozen pydantic model per section, defaults included.
 
-This is the only module of ours that reads environment variables. Everything else gets a
-`Config` (and `Environment`) passed down.
+Nothing here reads a file or the environment; src/config/loader.py does, and validates what it
+read against `Config`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import model_validator as _model_validator
 
-from src.errors import ConfigError
-
-M = TypeVar("M", bound=BaseModel)
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _AGENT_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
@@ -202,103 +192,3 @@ class Config(_Strict):
     voice: VoiceConfig = VoiceConfig()
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
-
-
-@dataclass(frozen=True)
-class Environment:
-    """The process environment variables our own code cares about."""
-
-    config_path: str
-    mcp_config_path: str
-    log_level: str
-    log_format: Literal["text", "json"]
-
-
-def read_environment(env: Mapping[str, str] | None = None) -> Environment:
-    env = os.environ if env is None else env
-    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
-    if log_format not in ("text", "json"):
-        raise ConfigError("environment", "LOG_FORMAT", "must be 'text' or 'json'")
-    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError("environment", "LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
-    return Environment(
-        config_path=env.get("CONFIG_PATH") or "config.yml",
-        mcp_config_path=env.get("MCP_CONFIG_PATH") or "mcp.yml",
-        log_level=level,
-        log_format="json" if log_format == "json" else "text",
-    )
-
-
-def expand_env(value: Any, file: str, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree."""
-    if isinstance(value, dict):
-        return {k: expand_env(v, file, env, _join(path, str(k))) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_env(v, file, env, f"{path}[{i}]") for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        found = env.get(name)
-        if found is not None and (found != "" or default is None):
-            return found
-        if default is not None:
-            return default
-        raise ConfigError(file, path, f"environment variable {name} is not set")
-
-    return _VAR.sub(substitute, value)
-
-
-def load_yaml(path: str | Path) -> Any:
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "", "file not found") from None
-    except OSError as exc:
-        raise ConfigError(file, "", f"cannot read file ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(file, where, str(problem)) from None
-
-
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
-    """Load and validate config.yml. Raises ConfigError naming the file and the key."""
-    file = str(path)
-    raw = load_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(file, "", "the top level must be a mapping")
-    expanded = expand_env(raw, file, os.environ if env is None else env)
-    return validate_model(Config, expanded, file)
-
-
-def validate_model(model: type[M], data: Any, file: str) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(file, key, _describe(first)) from None
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "missing":
-        return "field required"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    message = str(error.get("msg", "invalid value"))
-    message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key

@@ -1,0 +1,62 @@
+"""Configuration: the config.yml schema (schema.py) and the loading of settings files with
+${VAR} expansion and one-line errors (loader.py).
+
+Loaded once at start-up (src/cli/) and passed down; `from src.config import X` works for
+every name below.
+"""
+
+from __future__ import annotations
+
+from src.config.loader import (
+    Environment,
+    expand_env,
+    load_config,
+    load_file,
+    load_yaml,
+    read_environment,
+    validate_model,
+)
+from src.config.schema import (
+    AgentConfig,
+    AgentsConfig,
+    ClassifierConfig,
+    CompactionConfig,
+    Config,
+    ConversationConfig,
+    DynamoDBStoreConfig,
+    FileStoreConfig,
+    HealthConfig,
+    LLMConfig,
+    ModelPrice,
+    StoreConfig,
+    TelegramConfig,
+    ToolsConfig,
+    VoiceConfig,
+)
+from src.errors import ConfigError
+
+__all__ = [
+    "AgentConfig",
+    "AgentsConfig",
+    "ClassifierConfig",
+    "CompactionConfig",
+    "Config",
+    "ConfigError",
+    "ConversationConfig",
+    "DynamoDBStoreConfig",
+    "Environment",
+    "FileStoreConfig",
+    "HealthConfig",
+    "LLMConfig",
+    "ModelPrice",
+    "StoreConfig",
+    "TelegramConfig",
+    "ToolsConfig",
+    "VoiceConfig",
+    "expand_env",
+    "load_config",
+    "load_file",
+    "load_yaml",
+    "read_environment",
+    "validate_model",
+]
