@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from src.retry import Backoff
 from src.tools.registry import ToolRegistry
 from src.toolservers.config import MCPFileConfig
 from src.toolservers.manager import MCPManager
@@ -72,7 +73,9 @@ async def test_a_call_on_a_down_server_tries_to_reconnect_at_once(
 ) -> None:
     server = await mcp_peers.ours()
     # The background would wait 60 s before trying again; a call does not wait for that.
-    manager, registry = await start({"t": {"url": server.url}}, min_backoff_s=60, retry_gap_s=0)
+    manager, registry = await start(
+        {"t": {"url": server.url}}, backoff=Backoff(60, 60), retry_gap_s=0
+    )
     server.kill()
     result = await registry.execute("t__add", '{"a": 1, "b": 1}')
     assert result.is_error and "not available right now (cannot connect)" in result.content

@@ -1,0 +1,70 @@
+"""The test clock: a `src.clock.Clock` whose time moves only when the test says so.
+
+- Auto mode (the default): `sleep(s)` moves the clock forward by `s` at once and returns after
+  one turn of the event loop, so code that backs off for minutes runs in no time, and
+  `sleeps` records every wait it asked for (what the test asserts).
+- Manual mode (`TestClock(auto=False)`): a sleeper waits until `advance()` moves the clock to
+  its deadline; `sleepers` says how many are waiting, so a test can set a stop event while
+  something is mid-wait and see that the wait ended without time passing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+
+class TestClock:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, *, auto: bool = True, start: float = 1000.0, wall: float = 1.7e9) -> None:
+        self.auto = auto
+        self._now = start
+        self._wall_offset = wall - start
+        self.sleeps: list[float] = []  # every wait asked for, in order
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._slept = asyncio.Event()  # set whenever a sleep starts waiting
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def time(self) -> float:
+        return self._now + self._wall_offset
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.auto:
+            self._now += max(seconds, 0.0)
+            await asyncio.sleep(0)
+            return
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (self._now + seconds, next(self._order), future))
+        self._slept.set()
+        await future
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for the clock to reach their deadline."""
+        return sum(1 for _, _, future in self._waiting if not future.done())
+
+    async def until_sleeping(self, count: int = 1) -> None:
+        """Let the event loop run until `count` sleeps are waiting on this clock."""
+        async with asyncio.timeout(10):  # only a guard against a hang
+            while self.sleepers < count:
+                self._slept.clear()
+                await self._slept.wait()
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock forward; the sleeps now due wake up, earliest first."""
+        self._now += seconds
+        while self._waiting and self._waiting[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+        for _ in range(3):  # let the woken code run up to its next await
+            await asyncio.sleep(0)
