@@ -6,6 +6,8 @@
 - Manual mode (`TestClock(auto=False)`): a sleeper waits until `advance()` moves the clock to
   its deadline; `sleepers` says how many are waiting, so a test can set a stop event while
   something is mid-wait and see that the wait ended without time passing.
+- `VirtualTimeLoop(clock)`: an event loop whose own time is the clock, for code that waits on
+  the loop's timers (python-telegram-bot's rate limiter, aiolimiter underneath).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
+import selectors
+from collections.abc import Mapping
+from typing import Any
 
 
 class TestClock:
@@ -68,3 +74,48 @@ class TestClock:
                 future.set_result(None)
         for _ in range(3):  # let the woken code run up to its next await
             await asyncio.sleep(0)
+
+
+class _JumpingSelector(selectors.BaseSelector):
+    """The default selector, except that a wait for `timeout` seconds moves the clock forward
+    by that much and only polls: the loop believes it waited, and no real time passes."""
+
+    def __init__(self, clock: TestClock) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._clock = clock
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:  # nothing is scheduled: only I/O could wake the loop
+            return self._inner.select(None)
+        if timeout > 0:  # at least one step: a wait too short to change the float still ends
+            self._clock._now = math.nextafter(self._clock._now + timeout, math.inf)
+        return self._inner.select(0)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose `time()` is a TestClock that jumps to the next timer whenever the
+    loop would wait: code that schedules on the loop's clock (aiolimiter, call_later,
+    asyncio.sleep) runs its waits in no time, at exact virtual times. Only for code that does
+    no network I/O (a real socket's answer takes real time, which this loop would skip)."""
+
+    def __init__(self, clock: TestClock) -> None:
+        super().__init__(_JumpingSelector(clock))
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock.monotonic()
