@@ -1,4 +1,4 @@
-"""The clock: monotonic time, wall time and sleeping behind one small interface.
+"""The clock: monotonic time, wall time, sleeping and timers behind one small interface.
 
 Code that waits or measures takes a `Clock` (default `SYSTEM_CLOCK`), so a test can hand it
 the test clock (tests/clock.py), which advances when slept on: the test then controls time
@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
+
+
+class Timer(Protocol):
+    def cancel(self) -> None:
+        """The callback will not run (if it has not run yet)."""
 
 
 class Clock(Protocol):
@@ -21,6 +27,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Let `seconds` pass on this clock."""
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        """Run `callback` in the event loop once `seconds` have passed (a timer costs no task,
+        unlike a sleeping coroutine)."""
 
 
 class SystemClock:
@@ -34,6 +44,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        return asyncio.get_running_loop().call_later(seconds, callback)
 
 
 SYSTEM_CLOCK: Clock = SystemClock()

@@ -6,6 +6,7 @@
 - Manual mode (`TestClock(auto=False)`): a sleeper waits until `advance()` moves the clock to
   its deadline; `sleepers` says how many are waiting, so a test can set a stop event while
   something is mid-wait and see that the wait ended without time passing.
+- `call_later` timers run when the clock reaches them (by `advance()`, or an auto-mode sleep).
 - `VirtualTimeLoop(clock)`: an event loop whose own time is the clock, for code that waits on
   the loop's timers (python-telegram-bot's rate limiter, aiolimiter underneath).
 """
@@ -17,8 +18,16 @@ import heapq
 import itertools
 import math
 import selectors
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+
+class _Timer:
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback: Callable[[], object] | None = callback
+
+    def cancel(self) -> None:
+        self.callback = None
 
 
 class TestClock:
@@ -29,7 +38,8 @@ class TestClock:
         self._now = start
         self._wall_offset = wall - start
         self.sleeps: list[float] = []  # every wait asked for, in order
-        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        # Sleeps (manual mode) and timers, by deadline then order of arrival.
+        self._due: list[tuple[float, int, _Timer]] = []
         self._order = itertools.count()
         self._slept = asyncio.Event()  # set whenever a sleep starts waiting
 
@@ -43,20 +53,38 @@ class TestClock:
         self.sleeps.append(seconds)
         if self.auto:
             self._now += max(seconds, 0.0)
+            self._run_due()
             await asyncio.sleep(0)
             return
         if seconds <= 0:
             await asyncio.sleep(0)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (self._now + seconds, next(self._order), future))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self._at(self._now + seconds, wake)
         self._slept.set()
-        await future
+        try:
+            await future
+        finally:
+            timer.cancel()
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> _Timer:
+        """A timer on this clock: it runs when `advance()` (or, in auto mode, a sleep)
+        reaches its deadline; one already due runs in the next turn of the event loop."""
+        if seconds <= 0:
+            timer = _Timer(callback)
+            asyncio.get_running_loop().call_soon(self._fire, timer)
+            return timer
+        return self._at(self._now + seconds, callback)
 
     @property
     def sleepers(self) -> int:
-        """How many sleeps are waiting for the clock to reach their deadline."""
-        return sum(1 for _, _, future in self._waiting if not future.done())
+        """How many sleeps and timers are waiting for the clock to reach their deadline."""
+        return sum(1 for _, _, timer in self._due if timer.callback is not None)
 
     async def until_sleeping(self, count: int = 1) -> None:
         """Let the event loop run until `count` sleeps are waiting on this clock."""
@@ -66,14 +94,27 @@ class TestClock:
                 await self._slept.wait()
 
     async def advance(self, seconds: float) -> None:
-        """Move the clock forward; the sleeps now due wake up, earliest first."""
+        """Move the clock forward; the sleeps and timers now due run, earliest first."""
         self._now += seconds
-        while self._waiting and self._waiting[0][0] <= self._now:
-            _, _, future = heapq.heappop(self._waiting)
-            if not future.done():
-                future.set_result(None)
+        self._run_due()
         for _ in range(3):  # let the woken code run up to its next await
             await asyncio.sleep(0)
+
+    def _at(self, deadline: float, callback: Callable[[], object]) -> _Timer:
+        timer = _Timer(callback)
+        heapq.heappush(self._due, (deadline, next(self._order), timer))
+        return timer
+
+    def _run_due(self) -> None:
+        while self._due and self._due[0][0] <= self._now:
+            _, _, timer = heapq.heappop(self._due)
+            self._fire(timer)
+
+    @staticmethod
+    def _fire(timer: _Timer) -> None:
+        callback, timer.callback = timer.callback, None
+        if callback is not None:
+            callback()
 
 
 class _JumpingSelector(selectors.BaseSelector):

@@ -60,3 +60,26 @@ async def test_wait_for_event_times_out_on_the_clock() -> None:
     set_already.set()
     assert await wait_for_event(clock, 30, set_already) is True
     assert clock.sleeps == [30]  # no wait at all
+
+
+async def test_timers_run_when_the_clock_reaches_them_unless_cancelled() -> None:
+    clock = TestClock(auto=False)
+    ran: list[str] = []
+    clock.call_later(1, lambda: ran.append("one"))
+    cancelled = clock.call_later(1, lambda: ran.append("cancelled"))
+    clock.call_later(0, lambda: ran.append("now"))
+    clock.call_later(2, lambda: ran.append("two"))
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    assert ran == ["now"]
+    await clock.advance(1)
+    assert ran == ["now", "one"]
+    await clock.advance(1)
+    assert ran == ["now", "one", "two"]
+    assert clock.sleepers == 0
+
+
+async def test_the_system_clock_timer_runs_on_the_event_loop() -> None:
+    ran = asyncio.Event()
+    SYSTEM_CLOCK.call_later(0, ran.set)
+    await asyncio.wait_for(ran.wait(), 5)  # only a hang guard
