@@ -2,10 +2,11 @@
 
 A `Retry` names what is worth another try (`on`), how long to wait between tries (`Backoff`:
 first wait, doubling, capped; optionally with full jitter), how many tries at most, and a
-wait a failure may ask for itself (`hint`: Telegram's retry_after). `Retry.call` runs one
-coroutine function under it with an injectable clock (src/clock.py), so tests drive the waits
-instead of sitting through them, and with an optional stop event: a wait in progress ends the
-moment it is set, and no further attempt is made (the call returns None).
+wait a failure may ask for itself (`hint`: Telegram's retry_after, which does not advance the
+backoff). `Retry.call` runs one coroutine function under it with an injectable clock
+(src/clock.py), so tests drive the waits instead of sitting through them, and with an optional
+stop event: a wait in progress ends the moment it is set, and no further attempt is made (the
+call returns None). A cancellation of the caller is never retried.
 
 tenacity (pinned in requirements.txt) does the looping: it is the well-kept library for this,
 its async retrying takes the sleep function as a parameter (which is how the clock and the
@@ -110,10 +111,24 @@ class Retry:
             if inspect.isawaitable(outcome):
                 await outcome
 
+        backed_off = (
+            0  # failures that waited the backoff (a wait a failure asked for does not count)
+        )
+
+        def wait(state: RetryCallState) -> float:
+            nonlocal backed_off
+            error = state.outcome.exception() if state.outcome is not None else None
+            if error is not None and self.hint is not None:
+                asked = self.hint(error)
+                if asked is not None:
+                    return max(0.0, asked)
+            backed_off += 1
+            return self.backoff.delay(backed_off)
+
         retrying = AsyncRetrying(
             sleep=sleep,
             stop=stop_never if self.attempts is None else stop_after_attempt(self.attempts),
-            wait=self._wait,
+            wait=wait,
             retry=retry_if_exception(self._worth_retrying),
             before_sleep=before_sleep,
             reraise=True,
@@ -128,11 +143,3 @@ class Retry:
         if task is not None and task.cancelling():
             return False  # our caller is being cancelled (timeout, shutdown): never retried
         return self.on(error)
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome is not None else None
-        if error is not None and self.hint is not None:
-            asked = self.hint(error)
-            if asked is not None:
-                return max(0.0, asked)
-        return self.backoff.delay(state.attempt_number)

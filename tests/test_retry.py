@@ -74,14 +74,15 @@ async def test_a_wait_the_failure_asks_for_is_honoured() -> None:
             self.wait = wait
 
     clock = TestClock()
-    flaky = Flaky(Busy(7), Busy(None), Busy(42))
+    flaky = Flaky(Busy(7), Busy(None), Busy(42), Busy(None))
     policy = Retry(
         on=failure_of(Busy),
         backoff=Backoff(1, 60),
         hint=lambda e: e.wait if isinstance(e, Busy) else None,
     )
     assert await policy.call(flaky, clock=clock) == "done"
-    assert clock.sleeps == [7, 2, 42]  # the hint wins; without one, the backoff
+    # The hint wins; without one, the backoff, which the hinted waits do not advance.
+    assert clock.sleeps == [7, 1, 42, 2]
 
 
 async def test_on_retry_hears_each_failure_and_the_wait_before_it() -> None:
