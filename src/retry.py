@@ -20,7 +20,7 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_never
@@ -72,6 +72,28 @@ class Retry:
     backoff: Backoff
     attempts: int | None = None  # at most this many tries; None: until it works or stops
     hint: Callable[[BaseException], float | None] | None = None  # a wait the failure asks for
+
+    @overload
+    async def call(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        clock: Clock = ...,
+        stop: None = None,
+        wake: asyncio.Event | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> T: ...
+
+    @overload
+    async def call(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        clock: Clock = ...,
+        stop: asyncio.Event,
+        wake: asyncio.Event | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> T | None: ...
 
     async def call(
         self,

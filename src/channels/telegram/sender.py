@@ -104,7 +104,6 @@ class Sender:
             raise ChannelError(f"sendMessage kept failing in chat {target.chat_id}") from exc
         except NetworkError as exc:
             raise ChannelError(f"cannot reach Telegram: {exc.message}") from exc
-        assert message_id is not None  # no stop event: None never comes back
         return message_id
 
     async def _send_once(self, target: Target, part: Part, reply: ReplyParameters | None) -> int:
@@ -137,7 +136,7 @@ class Sender:
 
         try:
             if final:
-                return bool(await FINAL_EDIT_RETRY.call(attempt, clock=self.clock, on_retry=note))
+                return await FINAL_EDIT_RETRY.call(attempt, clock=self.clock, on_retry=note)
             return await attempt()
         except BadRequest as exc:
             logger.warning("chat %s: edit refused: %s", target.chat_id, exc.message)
