@@ -2,8 +2,9 @@
 
 A supervisor task owns the `mcp.Client` (anyio scopes must be entered and left by one task):
 it connects, lists the tools, hands them to the manager, and waits until the session ends;
-then it reconnects, at once after a session that worked, else with backoff (1 s doubling to
-60 s). A call on a server that is down wakes the supervisor for one immediate attempt.
+then it reconnects, at once after a session that worked, else with backoff (src/retry.py;
+`RECONNECT_BACKOFF`, 1 s doubling to 60 s). A call on a server that is down wakes the
+supervisor for one immediate attempt.
 
 A call is sent again once, after a reconnect, only when it never reached the server (the
 connection was refused, or the server no longer knew our session); a call the server may have
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, Implementation
 from pydantic import ValidationError
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ToolError
+from src.retry import Backoff, Retry, failure_of
 from src.toolservers.config import MCPServerConfig
 from src.toolservers.transport import (
     ConnectionLost,
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 CLIENT_INFO = Implementation(name="telegram-assistant", version="0.1.0")
 MAX_TOOL_PAGES = 100
 CLOSE_TIMEOUT_S = 5.0
+RECONNECT_BACKOFF = Backoff(1.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,9 @@ class MCPConnection:
         name: str,
         config: MCPServerConfig,
         on_tools: Callable[[MCPConnection, list[ListedTool]], None],
-        min_backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        backoff: Backoff = RECONNECT_BACKOFF,
         retry_gap_s: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
         self.config = config
@@ -66,12 +69,14 @@ class MCPConnection:
         self.attempts = 0
         self.first_attempt = asyncio.Event()
         self._on_tools = on_tools
-        self._min_backoff = min_backoff_s
-        self._max_backoff = max_backoff_s
+        # A connect attempt that fails (any error; a cancellation only if it is not ours).
+        self._reconnect = Retry(on=failure_of(Exception, asyncio.CancelledError), backoff=backoff)
+        self._clock = clock
         self._retry_gap = retry_gap_s  # a call on a down server tries again at most this often
         self._client: Client | None = None
         self._closing = False
         self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
         self._session_end = asyncio.Event()
         self._changed = asyncio.Condition()
         self._last_attempt_end = 0.0
@@ -88,6 +93,7 @@ class MCPConnection:
         """End the session (an up session closes gracefully: stdin closed, DELETE sent),
         or stop connecting / waiting to retry at once."""
         self._closing = True
+        self._closed.set()
         self._session_end.set()
         self._wake.set()
         task = self._task
@@ -164,7 +170,7 @@ class MCPConnection:
             raise ToolError(self._unavailable())
         seen = self.attempts  # wait for a connect attempt that ends after this point
         if self.state == "down":
-            if time.monotonic() - self._last_attempt_end < self._retry_gap:
+            if self._clock.monotonic() - self._last_attempt_end < self._retry_gap:
                 raise ToolError(self._unavailable())
             self._wake.set()  # one attempt now instead of waiting out the backoff
         async with self._changed:
@@ -195,47 +201,41 @@ class MCPConnection:
     # -- the session, kept up in the background -----------------------------------------
 
     async def _supervise(self) -> None:
-        delay = self._min_backoff
         while not self._closing:
-            was_up = False
-            try:
-                was_up = await self._session()
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if self._closing or (current is not None and current.cancelling()):
-                    raise
-                self.error = "the session was cancelled"  # an SDK scope, not our task
-            except Exception as exc:
-                self.error = describe_error(exc, self.config)
-            finally:
-                self._client = None
-            if self._closing:
+            # Until a session comes up: attempts with backoff; a call may wake it early.
+            came_up = await self._reconnect.call(
+                self._session,
+                clock=self._clock,
+                stop=self._closed,
+                wake=self._wake,
+                on_retry=self._went_down,
+            )
+            if came_up is None or self._closing:
                 break
-            self._wake.clear()  # from here on, a call may ask for an attempt before the backoff
-            self.state = "down"
-            if was_up:
-                logger.warning(
-                    "mcp server %s: session ended (%s); reconnecting", self.name, self.error
-                )
-                delay = self._min_backoff
-            else:
-                self._attempt_done()
-                logger.warning(
-                    "mcp server %s: down (%s); next attempt in %.0f s",
-                    self.name,
-                    self.error,
-                    delay,
-                )
+            self._wake.clear()  # from here on, a call may ask for an attempt
+            logger.warning("mcp server %s: session ended (%s); reconnecting", self.name, self.error)
             await self._notify()
-            if not was_up:
-                await self._sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
             # The state stays "down" while it tries again: "connecting" is the first attempt.
         self.state = "closed"
         await self._notify()
 
+    async def _went_down(self, error: BaseException, _attempts: int, wait: float) -> None:
+        """A connect attempt failed: say so, wake the calls waiting for it, then back off."""
+        if isinstance(error, asyncio.CancelledError):
+            self.error = "the session was cancelled"  # an SDK scope, not our task
+        else:
+            self.error = describe_error(error, self.config)
+        self._wake.clear()  # from here on, a call may ask for an attempt before the backoff
+        self.state = "down"
+        self._attempt_done()
+        logger.warning(
+            "mcp server %s: down (%s); next attempt in %.0f s", self.name, self.error, wait
+        )
+        await self._notify()
+
     async def _session(self) -> bool:
-        """One session: connect, list, publish, wait for its end. True if it came up."""
+        """One session: connect, list, publish, wait for its end. True once it has come up
+        and ended; a session that did not come up raises."""
         end = self._session_end = asyncio.Event()
         client = Client(open_transport(self.config, end), client_info=CLIENT_INFO)
         came_up = False
@@ -257,8 +257,10 @@ class MCPConnection:
             if not came_up:
                 raise
             if not self._closing:
-                self.error = describe_error(exc, self.config)
-        return came_up
+                self.state, self.error = "down", describe_error(exc, self.config)
+        finally:
+            self._client = None
+        return True
 
     async def _connect(self, stack: contextlib.AsyncExitStack, client: Client) -> list[ListedTool]:
         probe, token = start_probe()
@@ -277,13 +279,9 @@ class MCPConnection:
 
     def _attempt_done(self) -> None:
         """A connect attempt finished (either way): wake the calls waiting for it."""
-        self._last_attempt_end = time.monotonic()
+        self._last_attempt_end = self._clock.monotonic()
         self.attempts += 1
         self.first_attempt.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _notify(self) -> None:
         async with self._changed:

@@ -14,7 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConfigError
+from src.retry import Backoff
 from src.tools.registry import ToolRegistry
 from src.toolservers.config import MCPFileConfig
 from src.toolservers.http_tools import HTTPTool, HTTPToolSession
@@ -40,14 +42,18 @@ class MCPManager:
         self,
         config: MCPFileConfig,
         registry: ToolRegistry,
-        min_backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        backoff: Backoff | None = None,
         retry_gap_s: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`backoff`: between reconnect attempts (default: connection.RECONNECT_BACKOFF);
+        `retry_gap_s`: a call on a down server tries again at most this often."""
         self.config = config
         self.registry = registry
         self.connections: dict[str, MCPConnection] = {}
-        self._retry = (min_backoff_s, max_backoff_s, retry_gap_s)
+        self._backoff = backoff
+        self._retry_gap = retry_gap_s
+        self._clock = clock
         self._http = HTTPToolSession()
         self._owned: dict[str, set[str]] = {}
         self._starting = False
@@ -67,11 +73,18 @@ class MCPManager:
         servers = self.config.enabled_servers()
         if not servers:
             return
-        from src.toolservers.connection import MCPConnection  # imports the mcp SDK
+        from src.toolservers.connection import RECONNECT_BACKOFF, MCPConnection  # the mcp SDK
 
         self._starting = True
         for name, server in servers.items():
-            connection = MCPConnection(name, server, self._sync_tools, *self._retry)
+            connection = MCPConnection(
+                name,
+                server,
+                self._sync_tools,
+                self._backoff or RECONNECT_BACKOFF,
+                self._retry_gap,
+                self._clock,
+            )
             self.connections[name] = connection
             connection.start()
         firsts = [asyncio.create_task(c.first_attempt.wait()) for c in self.connections.values()]

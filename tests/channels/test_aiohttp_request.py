@@ -78,16 +78,21 @@ async def test_flood_control_becomes_retry_after(tg: FakeTelegram, bot: Bot) -> 
 
 
 async def test_an_answer_slower_than_the_read_timeout_is_timed_out() -> None:
+    released = threading.Event()  # the server answers only after the client has given up
+
     async def stall(request: web.Request) -> web.Response:
-        await asyncio.sleep(1)  # past the client's 0.2 s; short, so the server stops cleanly
+        await asyncio.to_thread(released.wait, 30)  # 30 s: only a hang guard
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", stall)
     with ServerThread(app) as url:
-        async with requests_only(make_bot("123:SECRET", url)) as bot:
-            with pytest.raises(TimedOut):
-                await bot.get_me(read_timeout=0.2)
+        try:
+            async with requests_only(make_bot("123:SECRET", url)) as bot:
+                with pytest.raises(TimedOut):
+                    await bot.get_me(read_timeout=0.2)
+        finally:
+            released.set()  # so the server stops cleanly
 
 
 async def test_an_unreachable_server_is_a_network_error_without_the_token() -> None:

@@ -189,6 +189,7 @@ class FakeTelegram:
         self._next_update_id = 1000
         self._confirmed_offset = 0
         self._poll_generation = 0
+        self.expired_polls = 0  # getUpdates answered empty because their timeout ran out
         self._waiters: set[asyncio.Event] = set()  # touched only in the server loop
         self._message_ids: dict[int, int] = {}  # per chat, shared by user and bot messages
         self._messages: dict[tuple[int, Any], JSON] = {}  # every message by (chat, id)
@@ -738,6 +739,8 @@ class FakeTelegram:
                 batch = [u for u in self._pending if u["update_id"] >= offset][:limit]
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0 or self._closing:
+                    if not batch and remaining <= 0:
+                        self.expired_polls += 1
                     now = time.monotonic()
                     for update in batch:
                         self._delivered_at.setdefault(update["update_id"], now)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -204,9 +203,8 @@ async def test_stop_does_not_hang_on_hanging_request() -> None:
             c.chat.completions.create(model=MODEL, messages=[user("b")])
         )
         await fake.wait_for_requests(2)
-        started = time.monotonic()
-        await asyncio.to_thread(fake.stop)
-        assert time.monotonic() - started < 2.0
+        # A hung reply never ends by itself: stop() returning at all shows it did not wait.
+        await asyncio.wait_for(asyncio.to_thread(fake.stop), 30)  # 30 s: only a hang guard
         with pytest.raises(openai.APIConnectionError):
             await pending
 

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from src.retry import Backoff
 from src.tools.registry import ToolRegistry
 from src.toolservers.config import MCPFileConfig
 from src.toolservers.manager import MCPManager
+from tests.clock import TestClock
 from tests.peers.serve import ServerThread, wait_until
 from tests.toolservers.peers import MCPPeers
 
@@ -72,7 +74,9 @@ async def test_a_call_on_a_down_server_tries_to_reconnect_at_once(
 ) -> None:
     server = await mcp_peers.ours()
     # The background would wait 60 s before trying again; a call does not wait for that.
-    manager, registry = await start({"t": {"url": server.url}}, min_backoff_s=60, retry_gap_s=0)
+    manager, registry = await start(
+        {"t": {"url": server.url}}, backoff=Backoff(60, 60), retry_gap_s=0
+    )
     server.kill()
     result = await registry.execute("t__add", '{"a": 1, "b": 1}')
     assert result.is_error and "not available right now (cannot connect)" in result.content
@@ -139,3 +143,24 @@ async def test_close_does_not_wait_for_a_server_that_is_still_connecting(
     assert manager.connections["hung"].state == "connecting"
     await asyncio.wait_for(manager.close(), 15)  # not 300 s
     assert manager.connections["hung"].state == "closed"
+
+
+async def test_reconnects_back_off_on_the_clock_and_a_close_ends_the_wait(start: Start) -> None:
+    clock = TestClock(auto=False)
+    manager, _ = await start(
+        {"s": {"url": "http://127.0.0.1:9/mcp"}}, backoff=Backoff(1, 4), clock=clock
+    )
+    connection = manager.connections["s"]
+    for attempts, wait in [(1, 1), (2, 2), (3, 4), (4, 4)]:  # doubling, then the cap
+        await clock.until_sleeping(1)
+        assert (connection.attempts, connection.state, connection.error) == (
+            attempts,
+            "down",
+            "cannot connect",
+        )
+        assert clock.sleeps[-1] == wait
+        await clock.advance(wait)
+    await clock.until_sleeping(1)
+    await asyncio.wait_for(manager.close(), 15)  # only a hang guard: the wait ends at once
+    assert connection.state == "closed"
+    assert connection.attempts == 5

@@ -1,21 +1,33 @@
 """Our own getUpdates loop: an update is confirmed (offset moved past it) only after the
-batch that holds it has been handed to `process`, which stores it durably first."""
+batch that holds it has been handed to `process`, which stores it durably first.
+
+A failed getUpdates is retried under `POLL_RETRY` (src/retry.py): Telegram's retry_after when
+it asks for one, else 1 s doubling to 30 s; `stop()` ends a wait at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from src.channels.telegram.sender import as_seconds
+from src.channels.telegram.sender import retry_after_hint
+from src.clock import SYSTEM_CLOCK, Clock
+from src.retry import Backoff, Retry, failure_of
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message"]
+
+# Conflict: another process polls with this token. NetworkError includes BadRequest and TimedOut.
+POLL_RETRY = Retry(
+    on=failure_of(RetryAfter, Conflict, NetworkError),
+    backoff=Backoff(1.0, 30.0),
+    hint=retry_after_hint,
+)
 
 
 class FatalPollingError(Exception):
@@ -28,8 +40,10 @@ class Poller:
         bot: Bot,
         process: Callable[[Sequence[Update]], Awaitable[None]],
         timeout_s: int = 30,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.bot = bot
+        self.clock = clock
         self.process = process
         self.timeout_s = timeout_s
         self.offset: int | None = None
@@ -41,7 +55,7 @@ class Poller:
     def healthy(self) -> bool:
         if self.last_success is None:
             return False
-        return time.monotonic() - self.last_success < self.timeout_s + 60
+        return self.clock.monotonic() - self.last_success < self.timeout_s + 60
 
     def stop(self) -> None:
         self._stop.set()
@@ -49,29 +63,17 @@ class Poller:
             self._request.cancel()  # a long poll in flight ends now
 
     async def run(self) -> None:
-        backoff = 1.0
+        """Poll until stopped. Raises FatalPollingError when Telegram refuses the token."""
         while not self._stop.is_set():
             try:
-                updates = await self._poll()
-            except RetryAfter as exc:
-                await self._sleep(as_seconds(exc.retry_after))
-                continue
+                updates = await POLL_RETRY.call(
+                    self._poll, clock=self.clock, stop=self._stop, on_retry=_log_retry
+                )
             except (InvalidToken, Forbidden) as exc:
                 raise FatalPollingError(f"Telegram refused the bot token: {exc.message}") from exc
-            except Conflict:
-                logger.error("another process is polling with this bot token; retrying")
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 30)
-                continue
-            except NetworkError as exc:
-                logger.warning("getUpdates failed (%s); retrying in %.0f s", exc.message, backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 30)
-                continue
             if updates is None:
                 break
-            backoff = 1.0
-            self.last_success = time.monotonic()
+            self.last_success = self.clock.monotonic()
             if updates:
                 await self.process(updates)
                 self.offset = updates[-1].update_id + 1
@@ -108,8 +110,9 @@ class Poller:
         finally:
             self._request = None
 
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+
+def _log_retry(error: BaseException, _attempts: int, wait: float) -> None:
+    if isinstance(error, Conflict):
+        logger.error("another process is polling with this bot token; retrying in %.0f s", wait)
+    elif isinstance(error, NetworkError):
+        logger.warning("getUpdates failed (%s); retrying in %.0f s", error.message, wait)

@@ -4,11 +4,14 @@ The AIORateLimiter in front of the bot waits out 429s (RetryAfter) and keeps the
 per-group limits; this module adds what it does not do: resending a part as plain text when
 Telegram rejects its entities, treating "message is not modified" as done, waiting again
 when a final message still meets RetryAfter, and detecting servers without drafts.
+
+Retries go through src/retry.py: `SEND_RETRY` (a final message: retry_after honoured, network
+failures 1, 2, 4 s apart, 4 tries; never after a timeout, which may have delivered it) and
+`FINAL_EDIT_RETRY` (the last edit of a streamed reply: retry_after, else 1 s, 4 tries).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -26,11 +29,36 @@ from telegram.error import (
 )
 
 from src.channels.telegram.formatting import Part
+from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ChannelError
+from src.retry import Backoff, Retry, failure_of
 
 logger = logging.getLogger(__name__)
 
 _FINAL_ATTEMPTS = 4
+
+
+def retry_after_hint(error: BaseException) -> float | None:
+    """The wait Telegram asked for (429 RetryAfter), a little more; None for other errors."""
+    if isinstance(error, RetryAfter):
+        return as_seconds(error.retry_after) + 0.1
+    return None
+
+
+# BadRequest and TimedOut are NetworkErrors too: a refusal is final, and a timed-out send
+# may have arrived, so sending again could show the user a duplicate.
+SEND_RETRY = Retry(
+    on=failure_of(RetryAfter, NetworkError, unless=(BadRequest, TimedOut)),
+    backoff=Backoff(1.0, 4.0),
+    attempts=_FINAL_ATTEMPTS,
+    hint=retry_after_hint,
+)
+FINAL_EDIT_RETRY = Retry(
+    on=failure_of(RetryAfter, NetworkError, unless=(BadRequest,)),
+    backoff=Backoff(1.0, 1.0),
+    attempts=_FINAL_ATTEMPTS,
+    hint=retry_after_hint,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +70,9 @@ class Target:
 
 
 class Sender:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, clock: Clock = SYSTEM_CLOCK) -> None:
         self.bot = bot
+        self.clock = clock
         self.drafts_supported = True
 
     async def send(self, target: Target, part: Part, first: bool = False) -> int:
@@ -51,68 +80,84 @@ class Sender:
         reply = None
         if first and target.reply_to is not None:
             reply = ReplyParameters(message_id=target.reply_to, allow_sending_without_reply=True)
-        for attempt in range(1, _FINAL_ATTEMPTS + 1):
+        shown = [part]  # becomes plain text for good once Telegram rejects the entities
+
+        async def attempt() -> int:
             try:
-                message = await self.bot.send_message(
-                    target.chat_id,
-                    part.text,
-                    entities=part.entities or None,
-                    message_thread_id=target.thread_id,
-                    reply_parameters=reply,
-                )
-                return message.message_id
+                return await self._send_once(target, shown[0], reply)
             except BadRequest as exc:
-                if part.entities and _entity_error(exc):
-                    logger.warning(
-                        "chat %s: entities rejected (%s); plain text", target.chat_id, exc.message
-                    )
-                    part = part.plain()
-                    continue
-                raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
-            except RetryAfter as exc:
-                await asyncio.sleep(as_seconds(exc.retry_after) + 0.1)
-            except TimedOut as exc:
-                # It may have arrived: sending again could show the user a duplicate.
-                raise ChannelError(f"sendMessage timed out in chat {target.chat_id}") from exc
-            except Forbidden as exc:
-                raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
-            except NetworkError as exc:
-                if attempt == _FINAL_ATTEMPTS:
-                    raise ChannelError(f"cannot reach Telegram: {exc.message}") from exc
-                await asyncio.sleep(0.5 * 2**attempt)
-        raise ChannelError(f"sendMessage kept failing in chat {target.chat_id}")
+                if not (shown[0].entities and _entity_error(exc)):
+                    raise
+                logger.warning(
+                    "chat %s: entities rejected (%s); plain text", target.chat_id, exc.message
+                )
+                shown[0] = shown[0].plain()
+                return await self._send_once(target, shown[0], reply)
+
+        try:
+            message_id = await SEND_RETRY.call(attempt, clock=self.clock)
+        except (BadRequest, Forbidden) as exc:
+            raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
+        except TimedOut as exc:
+            raise ChannelError(f"sendMessage timed out in chat {target.chat_id}") from exc
+        except RetryAfter as exc:
+            raise ChannelError(f"sendMessage kept failing in chat {target.chat_id}") from exc
+        except NetworkError as exc:
+            raise ChannelError(f"cannot reach Telegram: {exc.message}") from exc
+        return message_id
+
+    async def _send_once(self, target: Target, part: Part, reply: ReplyParameters | None) -> int:
+        message = await self.bot.send_message(
+            target.chat_id,
+            part.text,
+            entities=part.entities or None,
+            message_thread_id=target.thread_id,
+            reply_parameters=reply,
+        )
+        return message.message_id
 
     async def edit(self, target: Target, message_id: int, part: Part, final: bool) -> bool:
         """Edit a message to show `part`. An intermediate edit that fails is skipped (False);
-        a final edit retries like `send`."""
-        attempts = _FINAL_ATTEMPTS if final else 1
-        for _ in range(attempts):
+        a final edit retries (FINAL_EDIT_RETRY)."""
+        shown = [part]
+
+        async def attempt() -> bool:
             try:
-                await self.bot.edit_message_text(
-                    part.text, target.chat_id, message_id, entities=part.entities or None
-                )
-                return True
+                return await self._edit_once(target, message_id, shown[0])
             except BadRequest as exc:
-                if "not modified" in exc.message.lower():
-                    return True
-                if part.entities and _entity_error(exc):
-                    part = part.plain()
-                    continue
-                logger.warning("chat %s: edit refused: %s", target.chat_id, exc.message)
-                return False
-            except RetryAfter as exc:
-                if not final:
-                    return False
-                await asyncio.sleep(as_seconds(exc.retry_after) + 0.1)
-            except NetworkError as exc:  # InvalidToken (404) etc. are not NetworkErrors
-                logger.warning("chat %s: edit failed: %s", target.chat_id, exc)
-                if not final:
-                    return False
-                await asyncio.sleep(1.0)
-            except TelegramError as exc:  # refused for good: the caller sends anew
-                logger.warning("chat %s: edit refused: %s", target.chat_id, exc)
-                return False
+                if not (shown[0].entities and _entity_error(exc)):
+                    raise
+                shown[0] = shown[0].plain()
+                return await self._edit_once(target, message_id, shown[0])
+
+        async def note(error: BaseException, _attempts: int, _wait: float) -> None:
+            if not isinstance(error, RetryAfter):
+                logger.warning("chat %s: edit failed: %s", target.chat_id, error)
+
+        try:
+            if final:
+                return await FINAL_EDIT_RETRY.call(attempt, clock=self.clock, on_retry=note)
+            return await attempt()
+        except BadRequest as exc:
+            logger.warning("chat %s: edit refused: %s", target.chat_id, exc.message)
+        except RetryAfter:
+            pass  # an intermediate edit is skipped; a final one waited all its tries
+        except NetworkError as exc:  # InvalidToken (404) etc. are not NetworkErrors
+            logger.warning("chat %s: edit failed: %s", target.chat_id, exc)
+        except TelegramError as exc:  # refused for good: the caller sends anew
+            logger.warning("chat %s: edit refused: %s", target.chat_id, exc)
         return False
+
+    async def _edit_once(self, target: Target, message_id: int, part: Part) -> bool:
+        try:
+            await self.bot.edit_message_text(
+                part.text, target.chat_id, message_id, entities=part.entities or None
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return True
+            raise
+        return True
 
     async def delete(self, target: Target, message_id: int) -> None:
         try:

@@ -1,9 +1,12 @@
-"""The running bot: runtime + Telegram channel + health server, started and stopped in order."""
+"""The running bot: runtime + Telegram channel + health server, started and stopped in order.
+
+Start-up waits for Telegram: `application.initialize()` (getMe) is retried under
+`INITIALIZE_RETRY` (1 s doubling to 30 s) until it works, the token is refused, or stop is set.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from telegram.error import InvalidToken, NetworkError
@@ -11,20 +14,29 @@ from telegram.error import InvalidToken, NetworkError
 from src.channels.telegram.app import build_application
 from src.channels.telegram.channel import TelegramChannel
 from src.channels.telegram.poller import FatalPollingError
+from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.errors import ConversationError
 from src.ops.health import HealthServer
+from src.retry import Backoff, Retry, failure_of
 from src.runtime import Runtime, open_runtime
 from src.toolservers.config import MCPFileConfig
 
 logger = logging.getLogger(__name__)
 
+INITIALIZE_RETRY = Retry(on=failure_of(NetworkError), backoff=Backoff(1.0, 30.0))
+
 
 class TelegramService:
     def __init__(
-        self, config: Config, mcp: MCPFileConfig | None = None, config_file: str = "config.yml"
+        self,
+        config: Config,
+        mcp: MCPFileConfig | None = None,
+        config_file: str = "config.yml",
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.mcp = mcp
         self.config_file = config_file
         self.runtime: Runtime | None = None
@@ -81,20 +93,22 @@ class TelegramService:
 
     async def _initialize(self, application: object, stop: asyncio.Event) -> bool:
         """getMe and friends; retried while Telegram cannot be reached. False: give up."""
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                await application.initialize()  # type: ignore[attr-defined]
-                return True
-            except InvalidToken:
-                logger.critical("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
-                return False
-            except NetworkError as exc:
-                logger.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, 30)
-        return False
+
+        async def initialize() -> bool:
+            await application.initialize()  # type: ignore[attr-defined]
+            return True
+
+        def note(error: BaseException, _attempts: int, wait: float) -> None:
+            logger.warning("cannot reach Telegram (%s); retrying in %.0f s", error, wait)
+
+        try:
+            done = await INITIALIZE_RETRY.call(
+                initialize, clock=self.clock, stop=stop, on_retry=note
+            )
+        except InvalidToken:
+            logger.critical("Telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
+            return False
+        return bool(done)
 
     async def _probe(self) -> dict[str, object]:
         assert self.runtime is not None

@@ -4,7 +4,8 @@ Modes: "draft" (private chats: sendMessageDraft, then one sendMessage per part),
 and servers without drafts: the first chunk is sent, then edited at most once per interval),
 "off" (streaming disabled: one final send). Text longer than one message streams into the next
 message. At the end the shown messages are reconciled with the final, fully rendered text:
-each part is sent exactly once, and no edit repeats what is already shown.
+each part is sent exactly once, and no edit repeats what is already shown. Its timers and
+cadence run on an injectable clock (src/clock.py), so tests drive them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from typing import Literal
 
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
+from src.clock import SYSTEM_CLOCK, Clock, Timer
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class ReplyStream:
         interval_s: float,
         typing_interval_s: float = 4.0,
         draft_id: int = 1,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.sender = sender
+        self.clock = clock
         self.target = target
         self.mode: Mode = mode
         self.interval_s = interval_s
@@ -60,21 +63,19 @@ class ReplyStream:
         self._last_flush = float("-inf")
         # Timers start the flush and "typing…" tasks only when they are due: an answer that
         # arrives whole costs no task at all.
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_timer: Timer | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._flushing = False
         self._closed = False
         self._lock = asyncio.Lock()
         self._typing_wanted = asyncio.Event()
-        self._typing_timer: asyncio.TimerHandle | None = None
+        self._typing_timer: Timer | None = None
         self._typing_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ReplyStream:
         self._typing_wanted.set()
         # A quick answer needs no "typing…".
-        self._typing_timer = asyncio.get_running_loop().call_later(
-            FIRST_TYPING_DELAY_S, self._start_typing
-        )
+        self._typing_timer = self.clock.call_later(FIRST_TYPING_DELAY_S, self._start_typing)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -150,8 +151,8 @@ class ReplyStream:
         if self._last_flush == float("-inf"):
             delay = FIRST_SHOW_DELAY_S  # an answer that arrives whole needs no draft
         else:
-            delay = max(0.0, self._last_flush + self.interval_s - time.monotonic())
-        self._flush_timer = asyncio.get_running_loop().call_later(delay, self._start_flush)
+            delay = max(0.0, self._last_flush + self.interval_s - self.clock.monotonic())
+        self._flush_timer = self.clock.call_later(delay, self._start_flush)
 
     def _start_flush(self) -> None:
         self._flush_timer = None
@@ -163,7 +164,7 @@ class ReplyStream:
             if self._closed:
                 return
             self._flushing = True
-            self._last_flush = time.monotonic()
+            self._last_flush = self.clock.monotonic()
             source = self._buffer
             try:
                 await self._show(source)
@@ -219,4 +220,4 @@ class ReplyStream:
         while True:
             await self._typing_wanted.wait()
             await self.sender.typing(self.target)
-            await asyncio.sleep(self.typing_interval_s)
+            await self.clock.sleep(self.typing_interval_s)
