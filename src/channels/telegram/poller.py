@@ -12,14 +12,11 @@ from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from src.channels.telegram.sender import as_seconds
+from src.errors import FatalPollingError
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message"]
-
-
-class FatalPollingError(Exception):
-    """Polling cannot go on (revoked token): the process should stop."""
 
 
 class Poller:

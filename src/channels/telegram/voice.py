@@ -11,8 +11,8 @@ from src.channels.inbox import InboxItem
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
 from src.config import Config, VoiceConfig
-from src.errors import ChannelError, LLMError
-from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceError, VoiceService
+from src.errors import ChannelError, LLMError, VoiceError
+from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceService
 
 logger = logging.getLogger(__name__)
 
