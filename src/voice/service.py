@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiofiles
 
 from src.config import Config
+from src.conversation.visible import is_blank
 from src.errors import (
     AudioRejectedError,
     AudioTooLargeError,
@@ -109,7 +110,7 @@ class VoiceService:
         except LLMError as exc:
             logger.warning("transcription failed: %s", exc)
             raise VoiceError(_SERVICE_DOWN) from exc
-        if not text:
+        if is_blank(text):  # never a turn without words (src/conversation/visible.py)
             raise VoiceError("I couldn't hear anything in that recording.")
         return text
 
