@@ -15,7 +15,8 @@ place that already skips compaction records skips them too):
   not refused for it again.
 
 A stored user message with no visible text (src/conversation/visible.py; today's code never
-stores one, older histories may hold them) is left out of every window too.
+stores one, older histories may hold them) is left out of every window too, and so is an
+assistant answer with no visible text and no tool calls (a model that answered nothing).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def refused_turn_record() -> Message:
 
 
 def _sendable(messages: list[Message]) -> list[Message]:
-    """Without records, refused turns, and user messages that have nothing visible."""
+    """Without records, refused turns, and user messages (or assistant answers without
+    tool calls) that have nothing visible."""
     result: list[Message] = []
     for message in messages:
         if is_compaction(message):
@@ -89,6 +91,8 @@ def _sendable(messages: list[Message]) -> list[Message]:
             continue
         if message.role == "user" and is_blank(message.content):
             continue
+        if message.role == "assistant" and not message.tool_calls and is_blank(message.content):
+            continue  # a model that answered nothing: some providers refuse it sent back
         result.append(message)
     return result
 

@@ -67,3 +67,16 @@ def test_blank_user_messages_are_left_out() -> None:
     assert _texts(messages_from(history, 0)) == ["hi", "hm?", "real"]
     # A cut inside a turn puts a visible question in front, never a blank one.
     assert _texts(messages_from(history, 2)) == ["hi", "hm?", "real"]
+
+
+def test_an_empty_answer_is_left_out_but_a_tool_call_without_text_is_not() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}
+    history = [
+        _user("q"),
+        Message(role="assistant", content=None),
+        _user("again"),
+        Message(role="assistant", content=None, tool_calls=[call]),
+        Message(role="tool", content="r", tool_call_id="c1"),
+        _assistant(" "),
+    ]
+    assert [m.role for m in messages_from(history, 0)] == ["user", "user", "assistant", "tool"]
