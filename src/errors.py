@@ -1,10 +1,15 @@
-"""The exception hierarchy, split by who must act on an error.
+"""Every exception this project raises on purpose, split by who must act on it.
 
-- the operator: ConfigError (bad config.yml / mcp.yml / environment)
-- the model:    ToolError and its children (the model gets the message and may retry)
-- the user:     UserInputError (say so plainly)
-- a peer:       LLMError, ConversationError, ChannelError (a service is down or refused)
-- the code:     anything else (a bug; logged with a traceback, never shown to users)
+- the operator:  ConfigError (bad config.yml / mcp.yml / environment), LLMAuthError (the model
+                 endpoint refused our key), FatalPollingError (Telegram refused the bot token)
+- the model:     ToolError and its children (the model gets the message and may retry)
+- the user:      UserInputError and its children (the message is shown to them as it is)
+- a peer:        LLMError and its children, ConversationError, ChannelError, ConnectionLost,
+                 UndecodableAudioError (a service is down, refused, or sent something unusable)
+- the code:      anything else (a bug; logged with a traceback, never shown to users)
+
+What the user is told for each model failure is decided in one place,
+src/channels/failures.py, which both channels use.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from __future__ import annotations
 
 class AssistantError(Exception):
     """Root of every error this project raises on purpose."""
+
+
+# -- the operator -------------------------------------------------------------------------
 
 
 class ConfigError(AssistantError):
@@ -25,20 +33,7 @@ class ConfigError(AssistantError):
         super().__init__(f"{where}{message}")
 
 
-class ConversationError(AssistantError):
-    """The conversation store failed (I/O, service down, corrupt data)."""
-
-
-class LLMError(AssistantError):
-    """The model endpoint failed or answered something unusable."""
-
-
-class LLMTimeoutError(LLMError):
-    """The model did not answer within the configured time."""
-
-
-class LLMUnavailableError(LLMError):
-    """The model endpoint could not be reached or answered 5xx."""
+# -- the model ----------------------------------------------------------------------------
 
 
 class ToolError(AssistantError):
@@ -53,16 +48,84 @@ class ToolNotFoundError(ToolError):
     """The model called a tool that does not exist (or is not allowed)."""
 
 
-class AgentError(AssistantError):
-    """The agent loop could not finish a turn."""
+# -- the user -----------------------------------------------------------------------------
+
+
+class UserInputError(AssistantError):
+    """The user sent something we cannot take. The message is shown to them."""
+
+
+class EmptyMessageError(UserInputError):
+    """The message has no visible text (see src/conversation/text.py); no model call."""
+
+
+class VoiceError(UserInputError):
+    """A voice note we cannot use; the message says why, for the user."""
+
+
+class AudioRejectedError(UserInputError):
+    """The transcription endpoint refused the audio itself (unsupported or undecodable)."""
+
+
+class AudioTooLargeError(UserInputError):
+    """The transcription endpoint refused the upload for its size (HTTP 413)."""
+
+
+# -- a peer: the model endpoint -----------------------------------------------------------
+
+
+class LLMError(AssistantError):
+    """The model endpoint failed or answered something unusable."""
+
+
+class LLMTimeoutError(LLMError):
+    """The model did not answer within the configured time."""
+
+
+class LLMUnavailableError(LLMError):
+    """The model endpoint could not be reached or answered 5xx."""
+
+
+class LLMRateLimitedError(LLMError):
+    """The model endpoint answered 429 (too many requests, or the account's quota)."""
+
+
+class LLMRequestRefusedError(LLMError):
+    """The model endpoint refused the request itself (400 and other 4xx): something in what
+    we sent (often the history) is not acceptable to this provider."""
+
+
+class LLMContentRefusedError(LLMRequestRefusedError):
+    """The provider's content policy refused the request or stopped the answer
+    (`code: content_policy_violation` / `content_filter`, or finish_reason
+    "content_filter")."""
+
+
+class LLMAuthError(LLMError):
+    """The model endpoint refused our credentials (401/403): the operator must act."""
+
+
+# -- a peer: everything else --------------------------------------------------------------
+
+
+class ConversationError(AssistantError):
+    """The conversation store failed (I/O, service down, corrupt data)."""
 
 
 class ChannelError(AssistantError):
     """A channel (Telegram, console) could not deliver or receive."""
 
 
-class UserInputError(AssistantError):
-    """The user sent something we cannot take. The message is shown to them."""
+class FatalPollingError(ChannelError):
+    """Polling cannot go on (revoked token): the process should stop."""
+
+
+class ConnectionLost(AssistantError):
+    """A tool server's session ended on its own (the server exited or the transport failed)."""
+
+
+class UndecodableAudioError(AssistantError):
+    """ffmpeg could not read the audio (the message is ffmpeg's, not for users)."""
 
 
 class RecordConflictError(ConversationError):

@@ -1,4 +1,19 @@
-"""The agent loop: call the model, run the tools it asks for, repeat up to a cap."""
+"""The agent loop: call the model, run the tools it asks for, repeat up to a cap.
+
+When the endpoint refuses a request built from the history (a 400: a message some provider
+will not take, content its policy refuses, a shape it does not accept), the chat must not
+stay broken, and every later request would carry the same history. So the round is tried
+once more with only the system prompt and the current turn (its question and this turn's
+tool rounds). If that works, a set-aside record is stored with the answer (see
+src/conversation/window.py): later windows start at this turn, the full history stays
+stored, and the channel tells the user once. If it fails too, the current turn itself is
+the problem and the error goes up (the user is told to rephrase, or to /reset).
+
+Why this recovery: it needs no guess at which stored message is at fault (the provider does
+not say), costs one extra request only when the endpoint has already refused, keeps every
+stored message (compaction and /reset are still the only ways history shrinks or goes), and
+a chat that hit it works again at the very next turn.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +25,8 @@ from src.agents.types import Conversation, ReplySink, Toolbox
 from src.config import AgentConfig
 from src.conversation.message import Message
 from src.conversation.usage import Cost
+from src.conversation.window import Window, set_aside_record
+from src.errors import LLMRequestRefusedError
 from src.llm.client import ChatModel, LLMResponse, Usage
 from src.ops import metrics
 from src.tools.registry import ToolRegistry
@@ -23,6 +40,7 @@ class AgentResult:
     usage: Usage
     model: str
     tool_calls: int
+    history_set_aside: bool = False
 
 
 class Agent:
@@ -57,17 +75,33 @@ class Agent:
         schemas = box.registry.schemas(box.patterns) or None
         usage = Usage()
         calls = 0
+        set_aside = False  # this turn runs without the earlier history
         for round_number in range(self.max_tool_rounds + 1):
             final_round = round_number == self.max_tool_rounds
             window = await conversation.request_window(self.config.system_prompt, schemas)
-            response = await self.llm.chat(
-                window.messages,
-                schemas,
-                model=self.config.model,
-                temperature=self.config.temperature,
-                tool_choice="none" if final_round and schemas else None,
-                on_delta=sink.on_delta,
-            )
+            sent: Window | None = window  # the estimate to learn from
+            mark: list[Message] = []
+            try:
+                response = await self._ask(window.messages, schemas, final_round, sink)
+            except LLMRequestRefusedError as exc:
+                # Once set aside, the windows start at this turn (the record is stored).
+                alone = self._current_turn(window.messages)
+                if alone == window.messages:
+                    raise  # nothing of the history was in it: the turn itself is refused
+                where = getattr(conversation, "conversation_id", "?")
+                logger.warning(
+                    "conversation %s: %s; trying the turn once without %d earlier message(s)",
+                    where,
+                    exc,
+                    len(window.messages) - len(alone),
+                )
+                response = await self._ask(alone, schemas, final_round, sink)
+                logger.warning(
+                    "conversation %s: the turn worked without its history, which is set aside "
+                    "from here on (still stored)",
+                    where,
+                )
+                set_aside, sent, mark = True, None, [set_aside_record()]
             usage = usage + (response.usage or Usage())
             if response.usage is not None:
                 metrics.record_tokens(
@@ -78,6 +112,7 @@ class Agent:
             tool_calls = [] if final_round else response.tool_calls
             done = not tool_calls
             await conversation.add(
+                *mark,
                 _assistant_message(
                     response,
                     tool_calls,
@@ -85,10 +120,10 @@ class Agent:
                     reply_to if done else None,
                     notes if done else None,
                 ),
-                cost=Cost(response.model or self.config.model or "", response.usage, window),
+                cost=Cost(response.model or self.config.model or "", response.usage, sent),
             )
             if done:
-                return AgentResult(response.text, usage, response.model, calls)
+                return AgentResult(response.text, usage, response.model, calls, set_aside)
             for call in tool_calls:
                 await sink.on_tool_call(call.name)
                 result = await box.registry.execute(call.name, call.arguments, box.patterns)
@@ -102,6 +137,29 @@ class Agent:
                     )
                 )
         raise AssertionError("unreachable: the final round offers no tools")
+
+    async def _ask(
+        self,
+        messages: list[dict[str, Any]],
+        schemas: list[dict[str, Any]] | None,
+        final_round: bool,
+        sink: ReplySink,
+    ) -> LLMResponse:
+        return await self.llm.chat(
+            messages,
+            schemas,
+            model=self.config.model,
+            temperature=self.config.temperature,
+            tool_choice="none" if final_round and schemas else None,
+            on_delta=sink.on_delta,
+        )
+
+    def _current_turn(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The system prompt and the messages from the last user message on."""
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+        prompt = self.config.system_prompt
+        system = [{"role": "system", "content": prompt}] if prompt else []
+        return system + messages[last_user:]
 
 
 def _assistant_message(

@@ -15,6 +15,9 @@ from src.conversation.compaction import Summariser
 from src.conversation.manager import ConversationManager
 from src.conversation.message import Message
 from src.conversation.usage import Cost
+from src.conversation.visible import is_blank
+from src.conversation.window import refused_turn_record
+from src.errors import EmptyMessageError, LLMContentRefusedError
 from src.llm.client import ChatModel
 from src.store import Storage
 from src.tools.registry import ToolRegistry
@@ -57,6 +60,8 @@ class Coordinator:
     async def process_request(self, request: Request, sink: ReplySink | None = None) -> Response:
         """Answer one request. Idempotent per `request.update_id`: a request already in the
         history is resumed (or its stored answer returned), never added twice."""
+        if is_blank(request.text):  # channels check first; this keeps it out of any history
+            raise EmptyMessageError("the message has no visible text")
         sink = sink or NullSink()
         conversation = self.conversation(request.conversation_id)
         replay = await self._resume(conversation, request)
@@ -64,6 +69,12 @@ class Coordinator:
             return replay
         try:
             return await self._answer(conversation, request, sink)
+        except LLMContentRefusedError:
+            # Keep what the user said, and mark the turn so that no later window carries it
+            # (it would be refused again, and the chat with it).
+            await conversation.flush()
+            await conversation.add(refused_turn_record())
+            raise
         except Exception:
             # No answer to store the request with: store it alone, so that the history
             # keeps what the user said (the inbox is told the turn is over either way).
@@ -100,6 +111,7 @@ class Coordinator:
             agent=agent.name,
             model=result.model,
             tool_calls=result.tool_calls,
+            history_set_aside=result.history_set_aside,
         )
 
     def commands(self) -> dict[str, str]:

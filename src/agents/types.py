@@ -33,6 +33,9 @@ class Response:
     model: str = ""
     tool_calls: int = 0
     replayed: bool = False  # the answer was already stored; it is delivered again, not recomputed
+    # The endpoint refused the request built from the history, and this answer came from the
+    # turn alone; later requests start here too (Agent.run). Tell the user once.
+    history_set_aside: bool = False
 
 
 class ReplySink(Protocol):

@@ -1,4 +1,7 @@
-"""The console channel: stdin lines in, replies out, conversation id "console"."""
+"""The console channel: stdin lines in, replies out, conversation id "console".
+
+A failed turn is told apart exactly as on Telegram (src/channels/failures.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,10 @@ from typing import TextIO
 
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request
-from src.errors import AssistantError, LLMTimeoutError, UserInputError
+from src.channels import failures
+from src.channels.telegram import texts
+from src.conversation.visible import is_blank
+from src.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,9 @@ async def run_console(
             return
         text = line.strip()
         if not text:
+            continue  # an empty line: nothing typed
+        if is_blank(text):
+            out.write(texts.EMPTY_MESSAGE + "\n")
             continue
         if text in ("/exit", "/quit"):
             return
@@ -67,14 +76,14 @@ async def run_console(
             response = await coordinator.process_request(
                 Request(conversation_id=CONVERSATION_ID, text=text, source="console"), sink
             )
-        except LLMTimeoutError:
-            out.write("\n[the model took too long to answer]\n")
-            continue
-        except AssistantError as exc:
-            logger.warning("console turn failed: %s", exc)
-            out.write(f"\n[error: {exc}]\n")
+        except Exception as exc:
+            failure = failures.describe(exc, CONVERSATION_ID)
+            out.write(f"\n{failure.text}\n" if sink.streamed else f"{failure.text}\n")
+            out.flush()
             continue
         if not sink.streamed:
             out.write(response.text)
         out.write("\n")
+        if response.history_set_aside:
+            out.write(texts.HISTORY_SET_ASIDE + "\n")
         out.flush()

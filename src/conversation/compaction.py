@@ -16,6 +16,7 @@ from typing import Any
 
 from src.config import CompactionConfig
 from src.conversation.message import Message
+from src.conversation.visible import is_blank
 from src.conversation.window import COMPACTION
 from src.errors import LLMError
 from src.llm.client import ChatModel, Usage
@@ -85,7 +86,7 @@ class Summariser:
         ]
         response = await self.llm.chat(request, None, model=self.config.model)
         text = response.text.strip()
-        if not text:
+        if is_blank(text):
             raise LLMError("the summariser answered nothing")
         limit = target * 6  # characters: half again the target, at four characters a token
         if len(text) > limit:

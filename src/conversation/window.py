@@ -2,7 +2,21 @@
 
 A compaction record (a `system` message whose metadata has "compaction") stands for every
 message before the point it names: the window then holds the record's summary and only the
-messages after that point. The records stay in the stored history like any other message.
+messages after that point. The records stay in the stored history like any other message,
+and are never sent as they are. Two more kinds of record share that shape (and so every
+place that already skips compaction records skips them too):
+
+- set aside (`{"compaction": {"kind": "set_aside"}}`, no summary): the endpoint refused a
+  request built from the history (a 400), and the same turn then worked with only its own
+  messages (see Agent.run). Windows start at the turn before the record, as if the history
+  before it were not there; the full history stays stored.
+- refused turn (`{"compaction": {"kind": "refused"}}`): the provider's content policy
+  refused the turn before the record. Windows leave that turn out, so the next message is
+  not refused for it again.
+
+A stored user message with no visible text (src/conversation/visible.py; today's code never
+stores one, older histories may hold them) is left out of every window too, and so is an
+assistant answer with no visible text and no tool calls (a model that answered nothing).
 """
 
 from __future__ import annotations
@@ -12,9 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from src.conversation.message import Message
+from src.conversation.visible import is_blank
 
 _PER_MESSAGE = 4
 COMPACTION = "compaction"
+SET_ASIDE = "set_aside"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,45 @@ def estimate_tools(tools: list[dict[str, Any]] | None) -> int:
 
 
 def is_compaction(message: Message) -> bool:
+    """Any window record (a summary, a set-aside point, a refused turn's end)."""
     return message.role == "system" and COMPACTION in message.metadata
+
+
+def _kind(message: Message) -> str | None:
+    details = message.metadata.get(COMPACTION)
+    kind = details.get("kind") if isinstance(details, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def set_aside_record() -> Message:
+    """Stored after the turn that worked without the history before it (see the docstring)."""
+    return Message(role="system", content="", metadata={COMPACTION: {"kind": SET_ASIDE}})
+
+
+def refused_turn_record() -> Message:
+    """Stored after a turn the provider's content policy refused (see the docstring)."""
+    return Message(role="system", content="", metadata={COMPACTION: {"kind": REFUSED}})
+
+
+def _sendable(messages: list[Message]) -> list[Message]:
+    """Without records, refused turns, and user messages (or assistant answers without
+    tool calls) that have nothing visible."""
+    result: list[Message] = []
+    for message in messages:
+        if is_compaction(message):
+            if _kind(message) == REFUSED:
+                last_user = next(
+                    (i for i in range(len(result) - 1, -1, -1) if result[i].role == "user"), None
+                )
+                if last_user is not None:
+                    del result[last_user:]
+            continue
+        if message.role == "user" and is_blank(message.content):
+            continue
+        if message.role == "assistant" and not message.tool_calls and is_blank(message.content):
+            continue  # a model that answered nothing: some providers refuse it sent back
+        result.append(message)
+    return result
 
 
 def drop_broken_tool_exchanges(messages: list[Message]) -> list[Message]:
@@ -100,12 +155,17 @@ def select_window(
 
 
 def latest_summary(messages: list[Message]) -> tuple[Message | None, int]:
-    """The newest compaction record and the index where the history it leaves out ends."""
+    """The newest summary or set-aside record, and the index where the history it leaves
+    out ends (a set-aside record: the user message of the turn before it)."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if is_compaction(message):
-            kept = int(message.metadata[COMPACTION].get("kept", 0))
-            return message, max(0, index - kept)
+        if not is_compaction(message) or _kind(message) == REFUSED:
+            continue
+        if _kind(message) == SET_ASIDE:
+            turn = next((i for i in range(index - 1, -1, -1) if messages[i].role == "user"), index)
+            return message, turn
+        kept = int(message.metadata[COMPACTION].get("kept", 0))
+        return message, max(0, index - kept)
     return None, 0
 
 
@@ -115,9 +175,12 @@ def messages_from(messages: list[Message], cut: int) -> list[Message]:
     A cut inside a turn (at an assistant message) keeps the turn's question in front, so
     the model still sees what it is working on.
     """
-    body = [m for m in messages[cut:] if not is_compaction(m)]
+    body = _sendable(messages[cut:])
     if body and body[0].role != "user":
-        question = next((m for m in reversed(messages[:cut]) if m.role == "user"), None)
+        question = next(
+            (m for m in reversed(messages[:cut]) if m.role == "user" and not is_blank(m.content)),
+            None,
+        )
         if question is not None:
             body.insert(0, question)
         else:  # the rest of a turn whose question is not loaded: start at the next one

@@ -7,18 +7,10 @@ import logging
 import openai
 
 from src.config import Config
-from src.errors import LLMError, UserInputError
+from src.errors import AudioRejectedError, AudioTooLargeError, LLMError
 from src.llm.client import translate_error
 
 logger = logging.getLogger(__name__)
-
-
-class AudioRejectedError(UserInputError):
-    """The endpoint refused the audio itself (unsupported format, undecodable file)."""
-
-
-class AudioTooLargeError(UserInputError):
-    """The endpoint refused the upload for its size (HTTP 413)."""
 
 
 class AudioClient:

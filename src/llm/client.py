@@ -1,6 +1,9 @@
 """The LLM boundary: one streaming `chat(messages, tools) -> LLMResponse` over the openai SDK.
 
-The agent core depends only on `ChatModel` and the small dataclasses here.
+The agent core depends only on `ChatModel` and the small dataclasses here. Every SDK error
+becomes one of the LLMError subclasses of src/errors.py (`translate_error`), so callers can
+tell an unreachable endpoint, a timeout, a rate limit, a refused request, a content-policy
+refusal and refused credentials apart.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ import aiohttp
 import openai
 
 from src.config import LLMConfig
-from src.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from src.errors import (
+    LLMAuthError,
+    LLMContentRefusedError,
+    LLMError,
+    LLMRateLimitedError,
+    LLMRequestRefusedError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+)
 from src.llm.stream import LLMResponse, StreamAccumulator, ToolCall, Usage
 
 __all__ = ["ChatModel", "LLMClient", "LLMResponse", "ToolCall", "Usage", "translate_error"]
@@ -50,6 +61,7 @@ class LLMClient:
             # two thirds of the default transport's CPU per request (bench/e2e.py overhead).
             http_client=openai.DefaultAioHttpClient(),
         )
+        self._auth_reported = False
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -107,22 +119,50 @@ class LLMClient:
                     if delta and on_delta is not None:
                         await on_delta(delta)
         except openai.OpenAIError as exc:
-            raise translate_error(exc) from exc
+            error = translate_error(exc)
+            if isinstance(error, LLMAuthError) and not self._auth_reported:
+                self._auth_reported = True  # the operator's problem: said loudly, once
+                logger.critical(
+                    "the model endpoint %s refused the API key (%s); every turn fails until "
+                    "llm.api_key (OPENAI_API_KEY) is fixed",
+                    self.config.base_url,
+                    error,
+                )
+            raise error from exc
         return answer.response(body["model"])
 
 
+CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "content_filter"})
+
+
 def translate_error(exc: openai.OpenAIError) -> LLMError:
+    """The LLMError for an SDK error. The message is for the log (never shown to users)."""
     if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
         return LLMTimeoutError("the model did not answer in time")
-    if isinstance(exc, openai.APITimeoutError):
-        return LLMUnavailableError("the model endpoint cannot be reached")
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one
         return LLMUnavailableError("the model endpoint cannot be reached")
     if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code == 429:
-            return LLMUnavailableError(f"the model endpoint answered {exc.status_code}")
-        return LLMError(f"the model endpoint refused the request ({exc.status_code})")
+        status = exc.status_code
+        detail = f"{status}: {str(exc.message)[:300]}"
+        if status >= 500:
+            return LLMUnavailableError(f"the model endpoint answered {status}")
+        if status == 429:
+            return LLMRateLimitedError(f"the model endpoint is rate limiting us ({detail})")
+        if status in (401, 403):
+            return LLMAuthError(f"the model endpoint refused our credentials ({detail})")
+        if _content_policy(exc):
+            return LLMContentRefusedError(f"the provider's content policy refused ({detail})")
+        return LLMRequestRefusedError(f"the model endpoint refused the request ({detail})")
     return LLMError(f"model error: {type(exc).__name__}")
+
+
+def _content_policy(exc: openai.APIStatusError) -> bool:
+    """OpenAI says `code: content_policy_violation`; Azure OpenAI says `code: content_filter`
+    (sometimes only inside `innererror`)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("innererror")
+    codes = {exc.code, body.get("type"), inner.get("code") if isinstance(inner, dict) else None}
+    return bool(CONTENT_POLICY_CODES & {c for c in codes if isinstance(c, str)})
 
 
 def _refused(exc: BaseException) -> bool:

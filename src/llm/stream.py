@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from src.errors import LLMError
+from src.errors import LLMContentRefusedError, LLMError
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,8 @@ class StreamAccumulator:
             raise LLMError("the model sent an empty stream")
         if not self._choices:
             raise LLMError("the model sent no choices")
+        if self._finish_reason == "content_filter":
+            raise LLMContentRefusedError("the provider's content filter stopped the answer")
         calls = [
             ToolCall(id=p.id, name=p.name, arguments=p.arguments or "{}")
             for _, p in sorted(self._calls.items())

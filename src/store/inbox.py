@@ -13,11 +13,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.store.records import Record, RecordStore
 
 logger = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ class InboxItem:
 
 
 class Inbox:
-    def __init__(self, records: RecordStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, records: RecordStore, clock: Clock = SYSTEM_CLOCK) -> None:
         self.records = records
         self.clock = clock
 
@@ -68,7 +67,7 @@ class Inbox:
             if not accepted:
                 return record
             owed = [*record.data.get(_PENDING, []), item.to_dict()]
-            due = record.due_at if record.due_at is not None else self.clock()
+            due = record.due_at if record.due_at is not None else self.clock.time()
             return record.changed(data={_PENDING: owed, _LAST: item.update_id}, due_at=due)
 
         await self.records.update(KIND, conversation_id, add)

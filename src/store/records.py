@@ -12,19 +12,22 @@ the read-change-write built on that, retried on conflict: it is what callers use
 
 from __future__ import annotations
 
-import asyncio
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConversationError, RecordConflictError
+from src.retry import Backoff, Retry, failure_of
 from src.store.locks import KeyedLocks
 
 KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
 MAX_KEY_BYTES = 1024
-CONFLICT_TRIES = 8
+# Another writer got in between: read again and redo the change, after a short random wait.
+CONFLICT_RETRY = Retry(
+    on=failure_of(RecordConflictError), backoff=Backoff(0.01, 1.0, jitter=True), attempts=8
+)
 FAR_FUTURE = 1e100  # what `due_before=math.inf` asks for (DynamoDB numbers end at 1e126)
 
 
@@ -64,6 +67,7 @@ class RecordStore(ABC):
     """Async persistence for records. Every method raises ConversationError on failure."""
 
     name: str = "records"
+    clock: Clock = SYSTEM_CLOCK
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the backend (create tables, migrate). Idempotent."""
@@ -106,21 +110,23 @@ class RecordStore(ABC):
         between. Returns the record as it now stands (None if deleted or never written).
         Writers in this process take turns per record, so they do not collide."""
         check_name(kind, key)
+
+        async def attempt() -> Record | None:
+            current = await self.get(kind, key) or Record(kind, key)
+            wanted = change(current)
+            if wanted is current:
+                return current if current.version else None
+            if wanted is None:
+                if current.version:
+                    await self.delete(kind, key, current.version)
+                return None
+            return await self.put(wanted.changed(version=current.version))
+
         async with self._locks.hold(f"{kind}\0{key}"):
-            for attempt in range(CONFLICT_TRIES):
-                current = await self.get(kind, key) or Record(kind, key)
-                wanted = change(current)
-                try:
-                    if wanted is current:
-                        return current if current.version else None
-                    if wanted is None:
-                        if current.version:
-                            await self.delete(kind, key, current.version)
-                        return None
-                    return await self.put(wanted.changed(version=current.version))
-                except RecordConflictError:
-                    await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
-        raise ConversationError(f"the {kind} record kept changing; gave up")
+            try:
+                return await CONFLICT_RETRY.call(attempt, clock=self.clock)
+            except RecordConflictError:
+                raise ConversationError(f"the {kind} record kept changing; gave up") from None
 
     @property
     def _locks(self) -> KeyedLocks:

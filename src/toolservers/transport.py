@@ -27,6 +27,7 @@ from mcp.shared._stream_protocols import ReadStream
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
+from src.errors import ConnectionLost
 from src.toolservers.config import MCPServerConfig
 
 T = TypeVar("T")
@@ -34,10 +35,6 @@ T = TypeVar("T")
 SESSION_HEADER = "mcp-session-id"
 # A response stream (SSE) may stay quiet while a long tool runs; calls have their own timeout.
 STREAM_READ_TIMEOUT_S = 300.0
-
-
-class ConnectionLost(Exception):
-    """The session ended on its own (the server exited or the transport failed)."""
 
 
 @dataclass

@@ -10,13 +10,11 @@ import logging
 import warnings
 from pathlib import Path
 
+from src.errors import UndecodableAudioError
+
 logger = logging.getLogger(__name__)
 
 TRANSCRIPTION_RATE = 16000  # Hz, mono: what speech models use; keeps uploads small
-
-
-class UndecodableAudioError(Exception):
-    """ffmpeg could not read the audio."""
 
 
 def to_wav(source: Path, target: Path) -> float:

@@ -13,18 +13,21 @@ from dataclasses import dataclass
 import aiofiles
 
 from src.config import Config
-from src.errors import LLMError, UserInputError
-from src.llm.audio import AudioClient, AudioRejectedError, AudioTooLargeError
-from src.voice.convert import UndecodableAudioError, to_wav
+from src.conversation.visible import is_blank
+from src.errors import (
+    AudioRejectedError,
+    AudioTooLargeError,
+    LLMError,
+    UndecodableAudioError,
+    VoiceError,
+)
+from src.llm.audio import AudioClient
+from src.voice.convert import to_wav
 from src.voice.tempdir import PrivateTempDir
 
 logger = logging.getLogger(__name__)
 
 TELEGRAM_DOWNLOAD_LIMIT_MB = 20
-
-
-class VoiceError(UserInputError):
-    """A voice note we cannot use; the message says why, for the user."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class VoiceService:
         except LLMError as exc:
             logger.warning("transcription failed: %s", exc)
             raise VoiceError(_SERVICE_DOWN) from exc
-        if not text:
+        if is_blank(text):  # never a turn without words (src/conversation/visible.py)
             raise VoiceError("I couldn't hear anything in that recording.")
         return text
 

@@ -12,7 +12,15 @@ import pytest
 from pydantic import SecretStr
 
 from src.config import LLMConfig
-from src.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from src.errors import (
+    LLMAuthError,
+    LLMContentRefusedError,
+    LLMError,
+    LLMRateLimitedError,
+    LLMRequestRefusedError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+)
 from src.llm.client import LLMClient, ToolCall, Usage
 from tests.peers.openai_server import FakeOpenAI, Reply
 
@@ -102,8 +110,19 @@ async def test_the_sdk_retries_a_server_error(model: FakeOpenAI) -> None:
     ("reply", "error", "text"),
     [
         (Reply.error(500), LLMUnavailableError, "500"),
-        (Reply.error(429), LLMUnavailableError, "429"),
-        (Reply.error(400, "bad things"), LLMError, r"refused the request \(400\)"),
+        (Reply.error(503), LLMUnavailableError, "503"),
+        (Reply.error(429), LLMRateLimitedError, "429"),
+        (Reply.error(400, "bad things"), LLMRequestRefusedError, r"refused the request \(400"),
+        (Reply.error(404, "no such model"), LLMRequestRefusedError, "no such model"),
+        (Reply.error(401), LLMAuthError, "401"),
+        (Reply.error(403), LLMAuthError, "403"),
+        (
+            Reply.error(400, "flagged", code="content_policy_violation"),
+            LLMContentRefusedError,
+            "content policy",
+        ),
+        (Reply.error(400, "filtered", code="content_filter"), LLMContentRefusedError, "400"),
+        (Reply.content_filtered("par"), LLMContentRefusedError, "content filter"),
         (Reply(text="late", delay_s=2.0), LLMTimeoutError, "in time"),
     ],
 )
@@ -118,6 +137,21 @@ async def test_failures_become_llm_errors(
     finally:
         await client.aclose()
     assert type(caught.value) is error
+
+
+async def test_refused_credentials_are_logged_critical_once(
+    model: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = LLMClient(config(model.base_url))
+    try:
+        model.enqueue(Reply.error(401), Reply.error(401))
+        for _ in range(2):
+            with pytest.raises(LLMAuthError):
+                await client.chat([{"role": "user", "content": "hi"}])
+    finally:
+        await client.aclose()
+    critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(critical) == 1 and "API key" in critical[0].getMessage()
 
 
 async def test_an_unreachable_endpoint_is_unavailable() -> None:

@@ -19,6 +19,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
     status: int = 200  # != 200: answer with an error of this status in OpenAI's shape
     error_message: str = "injected error"
+    error_code: str | None = None  # the error's `code` (e.g. "content_policy_violation")
     delay_s: float = 0.0  # wait before the response starts (on top of latency_s)
     chunk_delay_s: float = 0.0  # wait between streamed chunks
     hang: bool = False  # never answer (until the client disconnects or the server stops)
@@ -97,8 +99,13 @@ class Reply:
         return cls(tool_calls=[(name, args)])
 
     @classmethod
-    def error(cls, status: int, message: str = "injected error") -> Reply:
-        return cls(status=status, error_message=message)
+    def error(cls, status: int, message: str = "injected error", code: str | None = None) -> Reply:
+        return cls(status=status, error_message=message, error_code=code)
+
+    @classmethod
+    def content_filtered(cls, text: str = "") -> Reply:
+        """A stream the provider's content filter stops (finish_reason "content_filter")."""
+        return cls(text=text, finish_reason="content_filter")
 
 
 class InvalidRequest(NamedTuple):
@@ -345,6 +352,22 @@ def validate_chat_request(body: Any, strict_keys: bool = True) -> None:
         )
 
 
+def _check_no_blank_user_message(body: dict[str, Any]) -> None:
+    for i, msg in enumerate(body.get("messages") or []):
+        text = msg.get("content")
+        if (
+            msg.get("role") == "user"
+            and isinstance(text, str)
+            and not "".join(
+                c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc")
+            )
+        ):
+            raise _Invalid(
+                f"Invalid 'messages[{i}].content': a user message must not be empty.",
+                f"messages[{i}].content",
+            )
+
+
 def _prompt_chars(body: dict[str, Any]) -> int:
     total = 0
     for msg in body.get("messages") or []:
@@ -363,8 +386,12 @@ class FakeOpenAI:
         latency_s: float = 0.0,
         chunk_chars: int = 20,
         strict_keys: bool = True,
+        reject_blank: bool = False,
     ) -> None:
         self.api_key = api_key
+        # Like several OpenAI-compatible providers: a user message without visible text
+        # (whitespace, zero-width characters) is a 400. OpenAI itself accepts it.
+        self.reject_blank = reject_blank
         self.latency_s = latency_s
         self.chunk_chars = chunk_chars
         self.strict_keys = strict_keys
@@ -581,6 +608,8 @@ class FakeOpenAI:
             return _error(401, "Incorrect API key provided.", code="invalid_api_key")
         try:
             validate_chat_request(body, self.strict_keys)
+            if self.reject_blank:
+                _check_no_blank_user_message(body)
         except ChatRequestInvalid as exc:
             with self._lock:
                 self._invalid.append(
@@ -596,7 +625,7 @@ class FakeOpenAI:
             await self._pause(request, float("inf"))
             return web.Response(status=499)
         if reply.status != 200:
-            return _error(reply.status, reply.error_message)
+            return _error(reply.status, reply.error_message, code=reply.error_code)
         if body.get("stream"):
             return await self._stream(request, body, reply)
         return web.json_response(self._completion(body, reply))

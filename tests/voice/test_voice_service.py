@@ -12,7 +12,8 @@ import pytest
 from blockbuster import blockbuster_ctx
 
 from src.config import Config, load_config
-from src.voice.service import AudioInput, VoiceError, VoiceService
+from src.errors import VoiceError
+from src.voice.service import AudioInput, VoiceService
 from tests.peers.openai_server import FakeOpenAI
 from tests.voice.audio import tone
 

@@ -1,22 +1,32 @@
-"""Thin python-telegram-bot handlers: turn an Update into inbox items or notices."""
+"""Thin python-telegram-bot handlers: each turns an Update into an inbox item or a notice.
+
+The handlers are plain functions of (`Front`, update, context); `register` wires them all,
+in one place, with what they need bound in. They never call the model or the store
+themselves: `Front.intake` stores and queues, `Front.access` says who may talk.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from src.access import Access
 from src.channels.telegram import texts
+from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
+from src.channels.telegram.intake import Intake
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
+from src.conversation.visible import is_blank
+from src.ops import metrics
 from src.store.inbox import InboxItem
-
-if TYPE_CHECKING:
-    from src.channels.telegram.channel import TelegramChannel
 
 logger = logging.getLogger(__name__)
 
@@ -26,148 +36,190 @@ COMMANDS = {
     "reset": "Forget this conversation",
 }
 
+Context = ContextTypes.DEFAULT_TYPE
 
-def register(application: Application, channel: TelegramChannel) -> None:
-    handlers = _Handlers(channel)
+
+@dataclass(frozen=True)
+class Front:
+    """What the handlers need: who may talk, where messages go, and two settings."""
+
+    access: Access
+    intake: Intake
+    refusals: RefusalThrottle
+    group_mode: str
+    voice_enabled: bool
+
+
+def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
+    """Every handler of the bot, in the order python-telegram-bot tries them."""
+
+    def bound(
+        handler: Callable[[Front, Update, Context], Coroutine[Any, Any, None]],
+    ) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+        return partial(handler, front)
+
     new = filters.UpdateType.MESSAGE
-    application.add_handler(CommandHandler("start", handlers.start, filters=new))
-    application.add_handler(CommandHandler("help", handlers.help, filters=new))
-    application.add_handler(CommandHandler("reset", handlers.reset, filters=new))
-    application.add_handler(CommandHandler("tools", handlers.tools, filters=new))
-    for name in channel.coordinator.commands():  # channel-independent commands (/agent, ...)
-        application.add_handler(CommandHandler(name, handlers.coordinator_command, filters=new))
-    application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, handlers.text))
-    application.add_handler(MessageHandler(new & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(CommandHandler("start", bound(start), filters=new))
+    application.add_handler(CommandHandler("help", bound(help_command), filters=new))
+    application.add_handler(CommandHandler("reset", bound(reset), filters=new))
+    application.add_handler(CommandHandler("tools", bound(tools), filters=new))
+    for name in coordinator_commands:  # channel-independent commands (/agent, ...)
+        application.add_handler(CommandHandler(name, bound(coordinator_command), filters=new))
+    application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, bound(text)))
+    application.add_handler(MessageHandler(new & filters.COMMAND, bound(unknown_command)))
     recordings = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
-    application.add_handler(MessageHandler(new & recordings, handlers.recording))
-    application.add_handler(MessageHandler(new, handlers.other))
-    application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.edited))
-    application.add_error_handler(handlers.error)
+    application.add_handler(MessageHandler(new & recordings, bound(recording)))
+    application.add_handler(MessageHandler(new, bound(other)))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
+    application.add_error_handler(error)
 
 
-class _Handlers:
-    def __init__(self, channel: TelegramChannel) -> None:
-        self.channel = channel
+# -- the handlers ------------------------------------------------------------------------
 
-    def _admit(self, update: Update) -> bool:
-        """True for allowed users; others get one short refusal and cost nothing."""
-        message, user = update.effective_message, update.effective_user
-        if message is None or user is None or user.is_bot:
-            return False
-        if message.chat.type != "private" and self.channel.group_mode == "off":
-            return False
-        if self.channel.is_allowed(user.id):
-            return True
-        self.channel.refuse(conversation_id(message), message.chat_id, thread_id(message), user.id)
+
+async def start(front: Front, update: Update, _: Context) -> None:
+    if _admit(front, update):
+        _notice(front, update, texts.START)
+
+
+async def help_command(front: Front, update: Update, _: Context) -> None:
+    if _admit(front, update):
+        _notice(front, update, texts.HELP)
+
+
+async def unknown_command(front: Front, update: Update, _: Context) -> None:
+    if _admit(front, update):
+        _notice(front, update, texts.UNKNOWN_COMMAND)
+
+
+async def reset(front: Front, update: Update, _: Context) -> None:
+    if _admit(front, update):
+        await _accept(front, update, "reset", "")
+
+
+async def coordinator_command(front: Front, update: Update, _: Context) -> None:
+    message = update.effective_message
+    if message is not None and message.text and _admit(front, update):
+        await _accept(front, update, "command", message.text)
+
+
+async def tools(front: Front, update: Update, context: Context) -> None:
+    """Admins only: each tool server's state and its tools (set up by the service)."""
+    user = update.effective_user
+    if not _admit(front, update) or user is None:
+        return
+    if not front.access.is_admin(user.id):
+        _notice(front, update, texts.ADMINS_ONLY)
+        return
+    report = context.bot_data.get("tools_report")
+    _notice(front, update, report() if callable(report) else texts.NO_TOOL_SERVERS)
+
+
+async def text(front: Front, update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    bot = context.bot
+    said = addressed_text(message, bot.username, bot.id, front.group_mode)
+    if said is None or not _admit(front, update):
+        return  # a group message not meant for the bot: no reply, no model call
+    if not said:  # only the @mention
+        _notice(front, update, texts.HELP)
+    elif is_blank(said):  # nothing visible: never stored, never sent to the model
+        logger.info("conversation %s: empty message answered", conversation_id(message))
+        _notice(front, update, texts.EMPTY_MESSAGE)
+    else:
+        await _accept(front, update, "text", with_reply_context(message, said))
+
+
+async def recording(front: Front, update: Update, context: Context) -> None:
+    """Voice notes, audio files, round videos: stored as pending (the file id) now,
+    transcribed in the lane."""
+    message = update.effective_message
+    if message is None or _silent(front, message, context) or not _admit(front, update):
+        return
+    if not front.voice_enabled:
+        _notice(front, update, texts.TEXT_ONLY)
+        return
+    kind = "voice" if message.voice else "audio" if message.audio else "video_note"
+    media = message.voice or message.audio or message.video_note
+    assert media is not None
+    seconds = None if media.duration is None else int(as_seconds(media.duration))
+    mime = getattr(media, "mime_type", None)
+    extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
+    caption = "" if is_blank(message.caption) else message.caption or ""
+    await _accept(front, update, "voice", caption, extra)
+
+
+async def other(front: Front, update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or _silent(front, message, context):
+        return
+    if _admit(front, update):
+        _notice(front, update, texts.UNSUPPORTED)
+
+
+async def edited(update: Update, _: Context) -> None:
+    message = update.effective_message
+    chat = message.chat_id if message else None
+    logger.info("chat %s: edited message ignored (update %s)", chat, update.update_id)
+
+
+async def error(update: object, context: Context) -> None:
+    where = "?"
+    if isinstance(update, Update) and update.effective_message is not None:
+        where = conversation_id(update.effective_message)
+    logger.error("conversation %s: error while handling an update", where, exc_info=context.error)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _admit(front: Front, update: Update) -> bool:
+    """True for allowed users; others get one short refusal and cost nothing."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or user.is_bot:
         return False
+    if message.chat.type != "private" and front.group_mode == "off":
+        return False
+    if front.access.is_allowed(user.id):
+        return True
+    conversation = conversation_id(message)
+    metrics.record_refusal()
+    logger.info("refused user %s in conversation %s", user.id, conversation)
+    if front.refusals.should_tell(user.id):
+        refusal = texts.refused(user.id)
+        front.intake.notify(conversation, message.chat_id, thread_id(message), refusal)
+    return False
 
-    def _notice(self, update: Update, text: str) -> None:
-        message = update.effective_message
-        if message is not None:
-            self.channel.notify(conversation_id(message), message.chat_id, thread_id(message), text)
 
-    async def start(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._admit(update):
-            self._notice(update, texts.START)
+def _notice(front: Front, update: Update, reply: str) -> None:
+    message = update.effective_message
+    if message is not None:
+        front.intake.notify(conversation_id(message), message.chat_id, thread_id(message), reply)
 
-    async def help(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._admit(update):
-            self._notice(update, texts.HELP)
 
-    async def unknown_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._admit(update):
-            self._notice(update, texts.UNKNOWN_COMMAND)
+def _silent(front: Front, message: Message, context: Context) -> bool:
+    """Non-text group messages get an answer only where text would."""
+    if message.chat.type == "private":
+        return False
+    mode = front.group_mode
+    return mode == "off" or (mode == "mention" and not replies_to_bot(message, context.bot.id))
 
-    async def other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or self._silent(message, context):
-            return
-        if self._admit(update):
-            self._notice(update, texts.UNSUPPORTED)
 
-    async def recording(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Voice notes, audio files, round videos: stored as pending (the file id) now,
-        transcribed in the lane."""
-        message = update.effective_message
-        if message is None or self._silent(message, context) or not self._admit(update):
-            return
-        if not self.channel.config.voice.enabled:
-            self._notice(update, texts.TEXT_ONLY)
-            return
-        kind = "voice" if message.voice else "audio" if message.audio else "video_note"
-        media = message.voice or message.audio or message.video_note
-        assert media is not None
-        seconds = None if media.duration is None else int(as_seconds(media.duration))
-        mime = getattr(media, "mime_type", None)
-        extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
-        await self._accept(update, "voice", message.caption or "", extra)
-
-    async def coordinator_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is not None and message.text and self._admit(update):
-            await self._accept(update, "command", message.text)
-
-    async def reset(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._admit(update):
-            await self._accept(update, "reset", "")
-
-    async def tools(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Admins only: each tool server's state and its tools (set up by the service)."""
-        user = update.effective_user
-        if not self._admit(update) or user is None:
-            return
-        if user.id not in self.channel.config.telegram.admin_user_ids:
-            self._notice(update, texts.ADMINS_ONLY)
-            return
-        report = context.bot_data.get("tools_report")
-        self._notice(update, report() if callable(report) else texts.NO_TOOL_SERVERS)
-
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or not message.text:
-            return
-        bot = context.bot
-        text = addressed_text(message, bot.username, bot.id, self.channel.group_mode)
-        if text is None or not self._admit(update):
-            return  # a group message not meant for the bot: no reply, no model call
-        if not text:
-            self._notice(update, texts.HELP)
-            return
-        await self._accept(update, "text", with_reply_context(message, text))
-
-    def _silent(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
-        """Non-text group messages get an answer only where text would."""
-        if message.chat.type == "private":
-            return False
-        mode = self.channel.group_mode
-        return mode == "off" or (mode == "mention" and not replies_to_bot(message, context.bot.id))
-
-    async def edited(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        chat = message.chat_id if message else None
-        logger.info("chat %s: edited message ignored (update %s)", chat, update.update_id)
-
-    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        where = "?"
-        if isinstance(update, Update) and update.effective_message is not None:
-            where = conversation_id(update.effective_message)
-        logger.error(
-            "conversation %s: error while handling an update", where, exc_info=context.error
-        )
-
-    async def _accept(
-        self, update: Update, kind: str, text: str, extra: dict[str, object] | None = None
-    ) -> None:
-        message, user = update.effective_message, update.effective_user
-        assert message is not None and user is not None
-        item = InboxItem(
-            update_id=update.update_id,
-            kind=kind,
-            text=text,
-            user_id=user.id,
-            chat_id=message.chat_id,
-            thread_id=thread_id(message),
-            message_id=message.message_id,
-            extra={"chat_type": message.chat.type, **(extra or {})},
-        )
-        await self.channel.accept(conversation_id(message), item)
+async def _accept(
+    front: Front, update: Update, kind: str, body: str, extra: dict[str, object] | None = None
+) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    item = InboxItem(
+        update_id=update.update_id,
+        kind=kind,
+        text=body,
+        user_id=user.id,
+        chat_id=message.chat_id,
+        thread_id=thread_id(message),
+        message_id=message.message_id,
+        extra={"chat_type": message.chat.type, **(extra or {})},
+    )
+    await front.intake.accept(conversation_id(message), item)

@@ -16,6 +16,7 @@ from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, Retr
 
 from src.channels.telegram.sender import retry_after_hint
 from src.clock import SYSTEM_CLOCK, Clock
+from src.errors import FatalPollingError
 from src.retry import Backoff, Retry, failure_of
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ POLL_RETRY = Retry(
     backoff=Backoff(1.0, 30.0),
     hint=retry_after_hint,
 )
-
-
-class FatalPollingError(Exception):
-    """Polling cannot go on (revoked token): the process should stop."""
 
 
 class Poller:

@@ -1,4 +1,7 @@
-"""What the bot says on its own (not the model). Short, human, no internals."""
+"""What the bot says on its own (not the model). Short, human, no internals.
+
+The console channel shows the same texts for the same failures (src/channels/failures.py).
+"""
 
 HELP = (
     "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
@@ -16,7 +19,25 @@ UNSUPPORTED = (
 TEXT_ONLY = "I can only read text messages here. Please write your request as text."
 UNKNOWN_COMMAND = "I don't know that command.\n\n" + HELP
 MODEL_TIMEOUT = "Sorry, the model took too long to answer. Please try again."
+EMPTY_MESSAGE = "That message looks empty to me. What would you like to ask?"
 MODEL_DOWN = "Sorry, I can't reach the model right now. Please try again in a moment."
+MODEL_BUSY = "The model is busy right now (too many requests). Please try again in a minute."
+MODEL_REFUSED = (
+    "Sorry, the model refused that request. Please try rephrasing it; if this keeps "
+    "happening, /reset starts this conversation fresh."
+)
+CONTENT_REFUSED = (
+    "Sorry, the model's provider declined to answer that under its content policy. "
+    "Could you ask in a different way?"
+)
+MODEL_AUTH = (
+    "Sorry, I can't use the model right now: it refused my credentials. This is for the "
+    "bot's owner to fix; I've let them know in the log."
+)
+HISTORY_SET_ASIDE = (
+    "(The model couldn't take our earlier conversation, so I answered from this message "
+    "alone and will go on from here. Earlier messages are still saved; /reset deletes them.)"
+)
 STORE_DOWN = "Sorry, I couldn't save our conversation just now. Please try again shortly."
 FAILED = "Sorry, something went wrong on my side. Please try again."
 ADMINS_ONLY = "Sorry, only the bot's admins can use that command."

@@ -10,9 +10,9 @@ from telegram.error import BadRequest, TelegramError
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
 from src.config import Config, VoiceConfig
-from src.errors import ChannelError, LLMError
+from src.errors import ChannelError, LLMError, VoiceError
 from src.store.inbox import InboxItem
-from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceError, VoiceService
+from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceService
 
 logger = logging.getLogger(__name__)
 

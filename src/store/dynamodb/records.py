@@ -9,11 +9,10 @@ two sparse indexes; indexes are eventually consistent, so callers re-read what t
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.config import DynamoDBStoreConfig
 from src.errors import RecordConflictError
 from src.store.dynamodb.client import DynamoDBClient, RequestError
@@ -42,7 +41,7 @@ class DynamoDBRecords(RecordStore):
         self,
         config: DynamoDBStoreConfig,
         client: DynamoDBClient,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.client = client
         self.requests_config = config
@@ -55,7 +54,7 @@ class DynamoDBRecords(RecordStore):
 
     async def put(self, record: Record) -> Record:
         check_name(record.kind, record.key)
-        stored = record.changed(version=record.version + 1, updated_at=self.clock())
+        stored = record.changed(version=record.version + 1, updated_at=self.clock.time())
         await self.client.run(self.requests.put, stored, uuid.uuid4().hex[:16])
         return stored
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConversationError, RecordConflictError
 from src.store.records import FAR_FUTURE, Change, Record, RecordStore, check_find, check_name
 
@@ -46,7 +46,7 @@ class SQLiteRecords(RecordStore):
     name = "file"
 
     def __init__(
-        self, directory: str | Path, fsync: bool = True, clock: Callable[[], float] = time.time
+        self, directory: str | Path, fsync: bool = True, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self.path = Path(directory) / FILE_NAME
         self.fsync = fsync
@@ -178,7 +178,7 @@ class SQLiteRecords(RecordStore):
         return None if row is None else _record(row)
 
     def _put(self, record: Record) -> Record:
-        stored = record.changed(version=record.version + 1, updated_at=self.clock())
+        stored = record.changed(version=record.version + 1, updated_at=self.clock.time())
         values = (
             _encode(stored.data),
             stored.version,

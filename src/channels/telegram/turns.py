@@ -1,0 +1,99 @@
+"""One conversation turn on Telegram: the request, the streamed answer, and, when the turn
+fails, the text that tells the user which failure it was (src/channels/failures.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from src.agents.coordinator import Coordinator
+from src.agents.types import Request
+from src.channels import failures
+from src.channels.telegram import texts
+from src.channels.telegram.replies import say, target_for
+from src.channels.telegram.sender import Sender, Target
+from src.channels.telegram.stream import Mode, ReplyStream
+from src.channels.telegram.voice import TelegramVoice
+from src.config import Config
+from src.conversation.visible import is_blank
+from src.errors import ChannelError
+from src.ops import metrics
+from src.store.inbox import InboxItem
+
+logger = logging.getLogger(__name__)
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        config: Config,
+        coordinator: Coordinator,
+        sender: Sender,
+        voice: TelegramVoice | None,
+    ) -> None:
+        self.config = config
+        self.coordinator = coordinator
+        self.sender = sender
+        self.voice = voice
+
+    async def run(self, conversation_id: str, item: InboxItem, from_voice: bool = False) -> None:
+        target = target_for(item)
+        set_aside = False
+        async with self._stream(target, draft_id=item.update_id) as stream:
+            text = item.text
+            metadata: dict[str, object] = {}
+            if from_voice:
+                assert self.voice is not None
+                transcript = await self.voice.transcript(target, item)  # "typing…" meanwhile
+                if transcript is None:
+                    return  # the user was told why
+                text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
+                metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
+            request = Request(
+                conversation_id=conversation_id,
+                text=text,
+                user_id=item.user_id,
+                update_id=item.update_id,
+                source="voice" if from_voice else "text",
+                metadata=metadata,
+            )
+            answer, answered, set_aside = await self._answer(conversation_id, request, stream)
+            try:
+                await stream.finish(answer)
+            except ChannelError as exc:
+                logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+        if set_aside:  # said once: later requests start after the point this turn marked
+            await say(self.sender, conversation_id, target, texts.HISTORY_SET_ASIDE)
+        if answered and self.voice is not None and self.voice.wants_voice_reply(from_voice):
+            await self.voice.reply(target, answer)
+
+    def _stream(self, target: Target, draft_id: int) -> ReplyStream:
+        settings = self.config.telegram
+        mode: Mode = "off"
+        if settings.streaming:
+            drafts = settings.use_drafts and target.private and self.sender.drafts_supported
+            mode = "draft" if drafts else "edit"
+        interval = settings.stream_edit_interval if target.private else settings.group_edit_interval
+        return ReplyStream(
+            self.sender,
+            target,
+            mode=mode,
+            interval_s=interval,
+            typing_interval_s=settings.typing_interval_s,
+            draft_id=draft_id,
+        )
+
+    async def _answer(
+        self, conversation_id: str, request: Request, stream: ReplyStream
+    ) -> tuple[str, bool, bool]:
+        """The answer to show, whether it is the model's (not an apology), and whether the
+        turn had to set the earlier history aside (see Agent.run)."""
+        started = time.monotonic()
+        try:
+            response = await self.coordinator.process_request(request, stream)
+        except Exception as exc:
+            failure = failures.describe(exc, conversation_id)
+            metrics.record_turn(failure.outcome, time.monotonic() - started)
+            return failure.text, False, False
+        metrics.record_turn(metrics.TURN_OK, time.monotonic() - started)
+        return response.text, True, response.history_set_aside

@@ -1,0 +1,68 @@
+"""The lane worker: what happens to each item of a conversation's lane, in order.
+
+A notice is sent; /reset forgets the history; a coordinator command is answered; text and
+voice notes are turns (turns.py). The inbox forgets an item once it has been handled.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from src.agents.coordinator import Coordinator
+from src.channels.telegram import texts
+from src.channels.telegram.intake import LaneItem, Notice
+from src.channels.telegram.replies import say, target_for
+from src.channels.telegram.sender import Sender, Target
+from src.channels.telegram.turns import TurnRunner
+from src.errors import ConversationError, UserInputError
+from src.store.inbox import Inbox, InboxItem
+
+logger = logging.getLogger(__name__)
+
+
+class LaneWorker:
+    def __init__(
+        self, coordinator: Coordinator, inbox: Inbox, sender: Sender, turns: TurnRunner
+    ) -> None:
+        self.coordinator = coordinator
+        self.inbox = inbox
+        self.sender = sender
+        self.turns = turns
+
+    async def __call__(self, conversation_id: str, item: LaneItem) -> None:
+        if isinstance(item, Notice):
+            target = Target(item.chat_id, item.thread_id)
+            await say(self.sender, conversation_id, target, item.text)
+            return
+        if item.kind == "reset":
+            text = await self._reset(conversation_id, item)
+            await say(self.sender, conversation_id, target_for(item), text)
+        elif item.kind == "voice":
+            await self.turns.run(conversation_id, item, from_voice=True)
+        elif item.kind == "command":
+            text = await self._command(conversation_id, item)
+            await say(self.sender, conversation_id, target_for(item), text)
+        else:
+            await self.turns.run(conversation_id, item)
+        await self.inbox.done(conversation_id, item.update_id)
+
+    async def _command(self, conversation_id: str, item: InboxItem) -> str:
+        try:
+            return await self.coordinator.handle_command(conversation_id, item.text, item.user_id)
+        except UserInputError as exc:
+            return str(exc)
+        except ConversationError:
+            logger.exception("conversation %s: command failed", conversation_id)
+            return texts.STORE_DOWN
+        except Exception:
+            logger.exception("conversation %s: command failed", conversation_id)
+            return texts.FAILED
+
+    async def _reset(self, conversation_id: str, item: InboxItem) -> str:
+        try:
+            await self.coordinator.reset(conversation_id)  # the inbox keeps its own record
+        except ConversationError:
+            logger.exception("conversation %s: reset failed", conversation_id)
+            return texts.STORE_DOWN
+        logger.info("conversation %s: reset by the user", conversation_id)
+        return texts.RESET_DONE
