@@ -13,19 +13,25 @@ from src.store.conversations import ConversationInfo, ConversationStore
 from src.store.records import Change, Record, RecordStore
 
 
-class MeteredStore(ConversationStore):
-    """Delegates every method to `inner`. Anything that is not part of the interface (a
-    backend's own attributes) is read from `inner` unchanged."""
+class _Passthrough:
+    """Anything that is not part of the interface (a backend's own attributes) is read from
+    `inner` unchanged."""
+
+    inner: Any
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes the wrapper does not have itself.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class MeteredStore(_Passthrough, ConversationStore):
+    """Delegates every method to `inner`."""
 
     def __init__(self, inner: ConversationStore) -> None:
         self.inner = inner
         self.name = inner.name
-
-    def __getattr__(self, name: str) -> Any:
-        # Only called for attributes this wrapper does not have itself.
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     async def open(self) -> None:
         with _Timed(self.name, "open"):
@@ -56,18 +62,13 @@ class MeteredStore(ConversationStore):
             return await self.inner.list_conversations(limit, offset)
 
 
-class MeteredRecords(RecordStore):
+class MeteredRecords(_Passthrough, RecordStore):
     """Delegates every method to `inner` (its own `update`, in one step or with conditional
     writes, is kept), timed as `records_<operation>`."""
 
     def __init__(self, inner: RecordStore) -> None:
         self.inner = inner
         self.name = inner.name
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     async def open(self) -> None:
         with _Timed(self.name, "records_open"):

@@ -113,14 +113,14 @@ class RecordStore(ABC):
 
         async def attempt() -> Record | None:
             current = await self.get(kind, key) or Record(kind, key)
-            wanted = change(current)
-            if wanted is current:
-                return current if current.version else None
-            if wanted is None:
-                if current.version:
-                    await self.delete(kind, key, current.version)
+            action, record = decide(current, change)
+            if action == "put":
+                assert record is not None
+                return await self.put(record)
+            if action == "delete":
+                await self.delete(kind, key, current.version)
                 return None
-            return await self.put(wanted.changed(version=current.version))
+            return record
 
         async with self._locks.hold(f"{kind}\0{key}"):
             try:
@@ -134,6 +134,17 @@ class RecordStore(ABC):
         if locks is None:
             locks = self.__dict__["_record_locks"] = KeyedLocks()
         return locks
+
+
+def decide(current: Record, change: Change) -> tuple[str, Record | None]:
+    """What `update` does with what `change` returns for `current`: ("put", the record to
+    write at current's version), ("delete", None), or ("keep", what to return)."""
+    wanted = change(current)
+    if wanted is current:
+        return "keep", current if current.version else None
+    if wanted is None:
+        return ("delete", None) if current.version else ("keep", None)
+    return "put", wanted.changed(version=current.version)
 
 
 def check_find(user_id: int | None, due_before: float | None, limit: int) -> None:

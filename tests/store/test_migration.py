@@ -315,10 +315,9 @@ def legacy_table(endpoint: str, table: str, definition: dict[str, Any]) -> None:
     client = raw_client(endpoint)
     try:
         client.create_table(**{**definition, "TableName": table})
-        deadline = time.monotonic() + 30
-        while client.describe_table(TableName=table)["Table"]["TableStatus"] != "ACTIVE":
-            assert time.monotonic() < deadline, f"table {table} did not become active"
-            time.sleep(0.05)
+        client.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
         for item in DYNAMODB_V1["items"]:
             client.put_item(TableName=table, Item=item)
     finally:

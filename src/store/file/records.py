@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 
 from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConversationError, RecordConflictError
-from src.store.records import FAR_FUTURE, Change, Record, RecordStore, check_find, check_name
+from src.store.records import (
+    FAR_FUTURE,
+    Change,
+    Record,
+    RecordStore,
+    check_find,
+    check_name,
+    decide,
+)
 
 T = TypeVar("T")
 FILE_NAME = "records.sqlite3"
@@ -148,13 +156,13 @@ class SQLiteRecords(RecordStore):
 
         def step() -> Record | None:
             current = self._get(kind, key) or Record(kind, key)
-            wanted = change(current)
-            if wanted is current:
-                return current if current.version else None
-            if wanted is None:
+            action, record = decide(current, change)
+            if action == "put":
+                assert record is not None
+                return self._put(record)
+            if action == "delete":
                 self._delete(kind, key, None)
-                return None
-            return self._put(wanted.changed(version=current.version))
+            return record
 
         async with self._locks.hold(f"{kind}\0{key}"):
             return await self._run(self._transaction, step)
