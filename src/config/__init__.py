@@ -17,6 +17,7 @@ from src.config.loader import (
     validate_model,
 )
 from src.config.schema import (
+    AccessConfig,
     AgentConfig,
     AgentsConfig,
     ClassifierConfig,
@@ -26,8 +27,10 @@ from src.config.schema import (
     DynamoDBStoreConfig,
     FileStoreConfig,
     HealthConfig,
+    LimitsConfig,
     LLMConfig,
     ModelPrice,
+    ModelPricing,
     StoreConfig,
     TelegramConfig,
     ToolsConfig,
@@ -36,6 +39,7 @@ from src.config.schema import (
 from src.errors import ConfigError
 
 __all__ = [
+    "AccessConfig",
     "AgentConfig",
     "AgentsConfig",
     "ClassifierConfig",
@@ -48,7 +52,9 @@ __all__ = [
     "FileStoreConfig",
     "HealthConfig",
     "LLMConfig",
+    "LimitsConfig",
     "ModelPrice",
+    "ModelPricing",
     "StoreConfig",
     "TelegramConfig",
     "ToolsConfig",

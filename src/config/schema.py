@@ -36,6 +36,17 @@ class TelegramConfig(_Strict):
     group_mode: Literal["mention", "all", "off"] = "mention"
 
 
+class ModelPricing(_Strict):
+    """`llm.models` entry: what one model costs, in US dollars. Chat models by the million
+    tokens; transcription by the minute of audio; speech by the million characters."""
+
+    input_usd_per_mtok: float = Field(0, ge=0)
+    cached_input_usd_per_mtok: float | None = Field(None, ge=0)  # default: the input price
+    output_usd_per_mtok: float = Field(0, ge=0)
+    usd_per_audio_minute: float = Field(0, ge=0)  # transcription (whisper-1: 0.006)
+    usd_per_mchars: float = Field(0, ge=0)  # speech (tts-1: 15)
+
+
 class LLMConfig(_Strict):
     base_url: str = "https://api.openai.com/v1"
     api_key: SecretStr
@@ -44,6 +55,9 @@ class LLMConfig(_Strict):
     max_retries: int = Field(2, ge=0, le=10)
     temperature: float | None = Field(None, ge=0, le=2)
     max_output_tokens: int | None = Field(None, ge=1)
+    # The models a chat may pick with /model, and the price table every model call is
+    # counted with (a dated name the endpoint reports uses its prefix's price).
+    models: dict[str, ModelPricing] = Field(default_factory=dict)
 
 
 class FileStoreConfig(_Strict):
@@ -183,6 +197,24 @@ class AgentsConfig(_Strict):
         raise KeyError(name)
 
 
+class LimitsConfig(_Strict):
+    """Spend and rate limits (src/limits/). 0 = unlimited; every default keeps them off."""
+
+    messages_per_minute: int = Field(0, ge=0)  # per user, a token bucket
+    over_rate: Literal["wait", "drop"] = "wait"  # the excess: answered after the wait, or not
+    daily_tokens: int = Field(0, ge=0)  # per user, calendar day in tools.default_timezone
+    monthly_tokens: int = Field(0, ge=0)
+    daily_usd: float = Field(0, ge=0)
+    monthly_usd: float = Field(0, ge=0)
+    bot_monthly_usd: float = Field(0, ge=0)  # all users together; admins included
+    warn_at: float = Field(0.8, ge=0, le=1)  # 0 = no warnings
+    admins_exempt: bool = True  # admins skip the per-user limits and the rate limit
+
+
+class AccessConfig(_Strict):
+    invite_ttl_s: int = Field(86400, ge=60)  # how long an /invite code works
+
+
 class Config(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LLMConfig
@@ -192,3 +224,5 @@ class Config(_Strict):
     voice: VoiceConfig = VoiceConfig()
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
+    limits: LimitsConfig = LimitsConfig()
+    access: AccessConfig = AccessConfig()
