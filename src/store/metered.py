@@ -4,6 +4,7 @@ around a RecordStore; every operation's latency and failures are recorded by nam
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -108,6 +109,12 @@ class MeteredRecords(_Passthrough, RecordStore):
     async def update(self, kind: str, key: str, change: Change) -> Record | None:
         with _Timed(self.name, "records_update"):
             return await self.inner.update(kind, key, change)
+
+    async def add(
+        self, kind: str, key: str, amounts: Mapping[str, int], *, user_id: int | None = None
+    ) -> Record:
+        with _Timed(self.name, "records_add"):
+            return await self.inner.add(kind, key, amounts, user_id=user_id)
 
 
 class _Timed:

@@ -8,12 +8,16 @@ may carry two indexed fields: `user_id` (find a user's records, newest first) an
 Every write names the version it replaces (0: the record must not exist yet); a write over a
 newer version raises RecordConflictError, so two writers never lose an update. `update` is
 the read-change-write built on that, retried on conflict: it is what callers use.
+
+`add` keeps integer counters (spend budgets): a record written by it holds {counter name:
+total} and is only ever changed by `add` (and deleted by `delete`). Two adds at once both
+count; a backend may do it without reading first (DynamoDB: one UpdateItem).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +27,7 @@ from src.retry import Backoff, Retry, failure_of
 from src.store.locks import KeyedLocks
 
 KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+COUNTER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 MAX_KEY_BYTES = 1024
 # Another writer got in between: read again and redo the change, after a short random wait.
 CONFLICT_RETRY = Retry(
@@ -61,6 +66,19 @@ def check_name(kind: str, key: str) -> None:
         raise ConversationError("a record key must be valid UTF-8 text") from None
     if not 0 < size <= MAX_KEY_BYTES:
         raise ConversationError(f"a record key must have 1 to {MAX_KEY_BYTES} bytes")
+
+
+def check_amounts(amounts: Mapping[str, int]) -> dict[str, int]:
+    """A copy of `add`'s amounts. ValueError for a counter name that is not lower-case
+    letters, digits and _; TypeError for an amount that is not an int."""
+    checked: dict[str, int] = {}
+    for name, amount in amounts.items():
+        if not isinstance(name, str) or not name or not set(name) <= COUNTER_CHARS:
+            raise ValueError(f"counter name {name!r} must be lower-case letters, digits and _")
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise TypeError(f"counter {name}: the amount must be an int, not {amount!r}")
+        checked[name] = amount
+    return checked
 
 
 class RecordStore(ABC):
@@ -127,6 +145,31 @@ class RecordStore(ABC):
                 return await CONFLICT_RETRY.call(attempt, clock=self.clock)
             except RecordConflictError:
                 raise ConversationError(f"the {kind} record kept changing; gave up") from None
+
+    async def add(
+        self, kind: str, key: str, amounts: Mapping[str, int], *, user_id: int | None = None
+    ) -> Record:
+        """Add integer `amounts` to the named counters of one record (a missing record or
+        counter starts at 0) atomically: two writers adding at once both count. Returns the
+        record as it now stands; its `data` is {counter name: total}. `user_id` puts the
+        record in the user index (None leaves it as it is). A record written by `add` is only
+        ever changed by `add` (and deleted by `delete`).
+
+        Counter names are lower-case letters, digits and _ (else ValueError); amounts are
+        ints of any sign (else TypeError). Here: an `update`, so one version per add."""
+        check_name(kind, key)
+        checked = check_amounts(amounts)
+
+        def change(current: Record) -> Record:
+            totals = dict(current.data)
+            for name, amount in checked.items():
+                totals[name] = totals.get(name, 0) + amount
+            owner = current.user_id if user_id is None else user_id
+            return current.changed(data=totals, user_id=owner)
+
+        record = await self.update(kind, key, change)
+        assert record is not None  # `change` never deletes and always writes
+        return record
 
     @property
     def _locks(self) -> KeyedLocks:

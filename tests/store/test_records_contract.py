@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from src.config import DynamoDBStoreConfig, FileStoreConfig, StoreConfig
 from src.conversation import settings
@@ -25,6 +26,7 @@ from src.store import InboxItem, Record, Storage, create_storage
 from tests.peers.dynamodb import shared_endpoint, use_endpoint
 
 KIND = "note"
+STORE_CALLS = "assistant_store_operation_duration_seconds_count"
 
 
 @dataclass
@@ -386,6 +388,144 @@ async def test_a_second_storage_sees_what_the_first_wrote(backend: Backend) -> N
     assert keys(await second.records.find(KIND, user_id=3)) == ["a"]
     with pytest.raises(RecordConflictError):  # the first's view is stale now
         await first.records.put(Record(KIND, "a", {"n": "first"}))
+
+
+# -- add (counters) ------------------------------------------------------------------------
+
+BUDGET = "budget"
+
+
+async def test_add_creates_the_record_at_the_amounts(storage: Storage) -> None:
+    records = storage.records
+    created = await records.add(BUDGET, "u1:2025-06", {"tokens": 120, "micro_usd": 35})
+    assert (created.kind, created.key) == (BUDGET, "u1:2025-06")
+    assert created.data == {"tokens": 120, "micro_usd": 35}
+    assert created.version == 1 and created.updated_at > 0
+    assert created.user_id is None and created.due_at is None
+    assert await records.get(BUDGET, "u1:2025-06") == created  # returned as stored
+
+
+async def test_add_sums_and_keeps_counters_a_later_add_leaves_out(storage: Storage) -> None:
+    records = storage.records
+    await records.add(BUDGET, "b", {"tokens": 100, "requests": 1})
+    second = await records.add(BUDGET, "b", {"tokens": 50, "requests": 1, "usd_2": 7})
+    assert second.data == {"tokens": 150, "requests": 2, "usd_2": 7}
+    assert second.version == 2
+    third = await records.add(BUDGET, "b", {"usd_2": -3})  # any int, negative too
+    assert third.data == {"tokens": 150, "requests": 2, "usd_2": 4}
+    assert third.version == 3
+    got = await records.get(BUDGET, "b")
+    assert got is not None and got.data == {"tokens": 150, "requests": 2, "usd_2": 4}
+    assert all(type(total) is int for total in got.data.values())
+
+
+async def test_add_with_no_amounts_writes_an_empty_counter_record(storage: Storage) -> None:
+    created = await storage.records.add(BUDGET, "empty", {})
+    assert (created.data, created.version) == ({}, 1)
+    added = await storage.records.add(BUDGET, "empty", {"n": 2})
+    assert (added.data, added.version) == ({"n": 2}, 2)
+
+
+async def test_concurrent_adds_all_count(backend: Backend) -> None:
+    """40 adds at once, from two clients of one storage (two processes): none is lost."""
+    first, second = await backend.open_storage(), await backend.open_storage()
+    amounts = [{"tokens": n, "requests": 1} for n in range(1, 41)]
+    results = await asyncio.gather(
+        *(
+            storage.records.add(BUDGET, "shared", one)
+            for one, storage in zip(amounts, [first, second] * 20, strict=True)
+        )
+    )
+    expected = {"tokens": sum(range(1, 41)), "requests": 40}
+    assert max(r.version for r in results) == 40
+    assert sorted(r.data["requests"] for r in results) == list(range(1, 41))  # each saw its own
+    for storage in (first, second):
+        got = await storage.records.get(BUDGET, "shared")
+        assert got is not None and got.data == expected and got.version == 40
+
+
+async def test_add_with_a_user_id_puts_the_record_in_the_user_index(storage: Storage) -> None:
+    records = storage.records
+    await records.add(BUDGET, "day", {"tokens": 5}, user_id=42)
+    await records.add(BUDGET, "month", {"tokens": 9}, user_id=42)
+    await records.add(BUDGET, "day", {"tokens": 1})  # no user_id: the record keeps its own
+    await records.add(BUDGET, "bot", {"tokens": 3})  # in no user's index
+    found = await records.find(BUDGET, user_id=42)
+    assert keys(found) == ["day", "month"]  # newest first: "day" was added to last
+    assert [r.data for r in found] == [{"tokens": 6}, {"tokens": 9}]
+    assert all(r.user_id == 42 for r in found)
+    got = await records.get(BUDGET, "day")
+    assert got is not None and got.user_id == 42
+    assert await records.find(BUDGET, user_id=7) == []
+
+
+async def test_delete_removes_a_counter_record_and_add_starts_again_at_0(
+    storage: Storage,
+) -> None:
+    records = storage.records
+    await records.add(BUDGET, "b", {"tokens": 10, "requests": 2}, user_id=1)
+    await records.delete(BUDGET, "b")
+    assert await records.get(BUDGET, "b") is None
+    assert await records.find(BUDGET, user_id=1) == []
+    again = await records.add(BUDGET, "b", {"tokens": 3})
+    assert (again.data, again.version) == ({"tokens": 3}, 1)
+    got = await records.get(BUDGET, "b")
+    assert got is not None and got.data == {"tokens": 3}
+
+
+async def test_delete_at_a_counter_record_s_version(storage: Storage) -> None:
+    records = storage.records
+    first = await records.add(BUDGET, "b", {"tokens": 1})
+    await records.add(BUDGET, "b", {"tokens": 1})
+    with pytest.raises(RecordConflictError):
+        await records.delete(BUDGET, "b", version=first.version)
+    await records.delete(BUDGET, "b", version=2)
+    assert await records.get(BUDGET, "b") is None
+
+
+async def test_a_second_storage_reads_the_counters(backend: Backend) -> None:
+    first = await backend.open_storage()
+    await first.records.add(BUDGET, "b", {"tokens": 2**40, "n": -1}, user_id=3)
+    second = await backend.open_storage()
+    got = await second.records.get(BUDGET, "b")
+    assert got is not None and got.data == {"tokens": 2**40, "n": -1} and got.user_id == 3
+    assert [r.data for r in await second.records.find(BUDGET, user_id=3)] == [got.data]
+
+
+async def test_add_is_timed_as_its_own_operation(storage: Storage) -> None:
+    """The metered wrapper passes `add` through: the backend's own, not an `update`."""
+
+    def count(operation: str) -> float:
+        labels = {"backend": storage.records.name, "operation": operation}
+        found = REGISTRY.get_sample_value(STORE_CALLS, labels)
+        return found or 0.0
+
+    adds, updates = count("records_add"), count("records_update")
+    await storage.records.add(BUDGET, "b", {"n": 1})
+    assert (count("records_add") - adds, count("records_update") - updates) == (1, 0)
+
+
+@pytest.mark.parametrize("name", ["", "Tokens", "micro-usd", "usd.total", "a b", "é", "#c0", "n\n"])
+async def test_a_bad_counter_name_raises_value_error(storage: Storage, name: str) -> None:
+    with pytest.raises(ValueError):
+        await storage.records.add(BUDGET, "b", {"ok": 1, name: 1})
+    assert await storage.records.get(BUDGET, "b") is None  # nothing written
+
+
+@pytest.mark.parametrize("amount", [1.5, "1", None, True])
+async def test_an_amount_that_is_not_an_int_raises_type_error(
+    storage: Storage, amount: Any
+) -> None:
+    with pytest.raises(TypeError):
+        await storage.records.add(BUDGET, "b", {"n": amount})
+    assert await storage.records.get(BUDGET, "b") is None
+
+
+async def test_add_checks_the_kind_and_key_like_every_method(storage: Storage) -> None:
+    with pytest.raises(ConversationError):
+        await storage.records.add("Bad-Kind", "b", {"n": 1})
+    with pytest.raises(ConversationError):
+        await storage.records.add(BUDGET, "x" * 1025, {"n": 1})
 
 
 # -- data and names -----------------------------------------------------------------------
