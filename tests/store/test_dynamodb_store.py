@@ -19,10 +19,10 @@ from src.conversation.message import Message
 from src.errors import ConversationError
 from src.store.dynamodb.codec import PART_BYTES, conversation_key
 from src.store.dynamodb.conversations import DynamoDBStore
-from src.store.dynamodb.records import DynamoDBRecords
+from src.store.dynamodb.records import DynamoDBRecords, record_key
 from src.store.records import Record
 from tests.harness import free_port
-from tests.peers.dynamodb import DynamoDBProxy, raw_client, shared_endpoint, use_endpoint
+from tests.peers.dynamodb import Action, DynamoDBProxy, raw_client, shared_endpoint, use_endpoint
 
 
 def records_of(store: DynamoDBStore) -> DynamoDBRecords:
@@ -212,6 +212,81 @@ async def test_an_answer_lost_after_a_record_write_does_not_rerun_the_change(
     assert proxy.done["lose_answer"] == 2 and runs == 2
     got = await records.get("conversation", "c")
     assert got is not None and got.data == {"n": 2} and got.version == 2
+
+
+async def test_an_add_is_one_update_item_of_top_level_counters(
+    proxy: DynamoDBProxy, endpoint: str, table: str, open_store: Opener
+) -> None:
+    records = records_of(await open_store())
+    before = dict(proxy.seen)
+    await records.add("budget", "b", {"tokens": 7, "micro_usd": 3}, user_id=42)
+    added = await records.add("budget", "b", {"tokens": 1})
+    assert added.data == {"tokens": 8, "micro_usd": 3} and added.version == 2
+    calls = {op: n - before.get(op, 0) for op, n in proxy.seen.items() if n != before.get(op)}
+    assert calls == {"UpdateItem": 2}  # no read, no retry
+    item = (await raw(endpoint, "get_item", TableName=table, Key=record_key("budget", "b")))["Item"]
+    assert set(item) == {
+        "pk",
+        "sk",
+        "ver",
+        "updated_at",
+        "w",
+        "uk",
+        "uid",
+        "c_tokens",
+        "c_micro_usd",
+    }
+    assert (item["c_tokens"], item["c_micro_usd"], item["ver"]) == (
+        {"N": "8"},
+        {"N": "3"},
+        {"N": "2"},
+    )
+    assert (item["uk"], item["uid"]) == ({"S": "budget#42"}, {"N": "42"})
+
+
+async def test_an_answer_lost_after_an_add_does_not_count_twice(
+    proxy: DynamoDBProxy, open_store: Opener
+) -> None:
+    records = records_of(await open_store())
+    first = proxy.seen["UpdateItem"] + 1
+    # The first UpdateItem reaches the table but its answer is lost: botocore sends the same
+    # request again, which fails its condition on the add's own token; the store reads back.
+    proxy.decide = lambda operation, n: (
+        "lose_answer" if operation == "UpdateItem" and n == first else "forward"
+    )
+    added = await records.add("budget", "b", {"tokens": 5}, user_id=1)
+    assert added.data == {"tokens": 5} and added.version == 1 and added.user_id == 1
+    assert proxy.done["lose_answer"] == 1 and proxy.seen["UpdateItem"] == first + 1
+    again = await records.add("budget", "b", {"tokens": 2})
+    assert again.data == {"tokens": 7} and again.version == 2
+
+
+async def test_an_add_retried_after_another_write_counts_twice(
+    proxy: DynamoDBProxy, endpoint: str, table: str, open_store: Opener
+) -> None:
+    """The window `add` documents: another add lands between the lost answer and botocore's
+    retry, so the token in the item is no longer this add's, and the retry adds again."""
+    records = records_of(await open_store())
+    first = proxy.seen["UpdateItem"] + 1
+
+    def other_writer() -> None:
+        raw_client(endpoint).update_item(
+            TableName=table,
+            Key=record_key("budget", "b"),
+            UpdateExpression="ADD ver :one, c_tokens :one SET w = :w",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":w": {"S": "another"}},
+        )
+
+    def decide(operation: str, n: int) -> Action:
+        if operation == "UpdateItem" and n == first:
+            return "lose_answer"
+        if operation == "UpdateItem" and n == first + 1:
+            other_writer()  # before the retry reaches the table
+        return "forward"
+
+    proxy.decide = decide
+    added = await records.add("budget", "b", {"tokens": 5})
+    assert added.data == {"tokens": 11}  # 5 + 1 + 5: this add counted twice
 
 
 @pytest.mark.parametrize("batch", [1, 40])

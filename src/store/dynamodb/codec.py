@@ -11,6 +11,9 @@ One table, partition key `pk` (S), sort key `sk` (N):
   pk = "r#<kind>#<key>", sk = 0: a record (records.py): `d`/`z` as for messages, `ver`,
               `updated_at`, and for the indexes `uk` = "<kind>#<user id>" (GSI
               records_by_user, newest first) and `dk` = kind with `due` (GSI records_by_due)
+              A counter record (RecordStore.add) has no `d`: each counter is a top-level
+              number `c_<name>`, added to in place (UpdateItem ADD), beside `ver`,
+              `updated_at`, `w` and the user index's `uk`/`uid`
 Before the records facility: sk = -1 held a conversation's metadata record and pk = "pending"
 indexed unfinished turns; migrate.py moves them into records once.
 
@@ -46,6 +49,7 @@ USER_INDEX = "records_by_user"
 DUE_INDEX = "records_by_due"
 RECORD_PREFIX = "r#"
 RECORD_SK = 0
+COUNTER_PREFIX = "c_"  # a counter record's attributes (no other item attribute starts so)
 TTL_ATTRIBUTE = "expires_at"
 COMPRESS_OVER = 1024  # bytes of JSON; smaller messages stay readable text
 PART_BYTES = 350_000  # data per item: the limit is 400 KB with attribute names and keys
@@ -137,6 +141,15 @@ def unpack_record(item: Item | None, now: float) -> dict[str, Any]:
     except ValueError as exc:
         raise ConversationError(f"the record is unreadable ({exc})") from None
     return dict(data) if isinstance(data, dict) else {}
+
+
+def unpack_counters(item: Item) -> dict[str, int]:
+    """A counter record's data: {counter name: total}."""
+    return {
+        name[len(COUNTER_PREFIX) :]: int(value["N"])
+        for name, value in item.items()
+        if name.startswith(COUNTER_PREFIX)
+    }
 
 
 def expiry(ttl_days: int) -> dict[str, str]:

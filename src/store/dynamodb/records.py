@@ -5,11 +5,13 @@ first write), so two writers never lose an update. Each write carries a random t
 when a write's answer is lost and botocore retries it, the retry fails the condition on our
 own write, and the token tells that apart from another writer's. `find` queries one of the
 two sparse indexes; indexes are eventually consistent, so callers re-read what they act on.
+`add` is one UpdateItem that adds to counter attributes in place: nothing to conflict with.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from src.clock import SYSTEM_CLOCK, Clock
@@ -17,6 +19,7 @@ from src.config import DynamoDBStoreConfig
 from src.errors import RecordConflictError
 from src.store.dynamodb.client import DynamoDBClient, RequestError
 from src.store.dynamodb.codec import (
+    COUNTER_PREFIX,
     DUE_INDEX,
     RECORD_PREFIX,
     RECORD_SK,
@@ -24,10 +27,18 @@ from src.store.dynamodb.codec import (
     Item,
     number,
     pack_record,
+    unpack_counters,
     unpack_record,
 )
 from src.store.dynamodb.requests import CONDITIONAL, TableClient, key
-from src.store.records import FAR_FUTURE, Record, RecordStore, check_find, check_name
+from src.store.records import (
+    FAR_FUTURE,
+    Record,
+    RecordStore,
+    check_amounts,
+    check_find,
+    check_name,
+)
 
 
 def record_key(kind: str, name: str) -> Item:
@@ -61,6 +72,26 @@ class DynamoDBRecords(RecordStore):
     async def delete(self, kind: str, key: str, version: int | None = None) -> None:
         check_name(kind, key)
         await self.client.run(self.requests.delete, kind, key, version)
+
+    async def add(
+        self, kind: str, key: str, amounts: Mapping[str, int], *, user_id: int | None = None
+    ) -> Record:
+        """One UpdateItem: ADD to each counter's attribute and to `ver`, SET `updated_at`
+        (and the user index's attributes when `user_id` is given), returning the new item.
+        No read and no condition on the version, so two adds at once never conflict.
+
+        Each add carries a random token `w`, and the write is conditioned on the item not
+        holding that token already: when the answer is lost and botocore retries, the retry
+        fails that condition, and the store reads the item back instead of adding twice.
+        The window left: if another write lands between the lost answer and the retry, `w`
+        holds its token, so the retry adds again (counted twice). Retries come within
+        seconds, so this takes a lost answer and a second writer on the same record at once.
+        """
+        check_name(kind, key)
+        checked = check_amounts(amounts)
+        token = uuid.uuid4().hex[:16]
+        now = self.clock.time()
+        return await self.client.run(self.requests.add, kind, key, checked, user_id, now, token)
 
     async def find(
         self,
@@ -123,6 +154,44 @@ class RecordRequests(TableClient):
         if found.get("Item", {}).get("w") != {"S": token}:  # not a retry of this very write
             raise RecordConflictError(f"{record.kind} record changed meanwhile")
 
+    def add(
+        self,
+        kind: str,
+        name: str,
+        amounts: dict[str, int],
+        user_id: int | None,
+        now: float,
+        token: str,
+    ) -> Record:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":one": number(1), ":now": number(now), ":w": {"S": token}}
+        adds, sets = ["ver :one"], ["updated_at = :now", "w = :w"]
+        for i, (counter, amount) in enumerate(amounts.items()):
+            names[f"#c{i}"] = COUNTER_PREFIX + counter
+            values[f":c{i}"] = number(amount)
+            adds.append(f"#c{i} :c{i}")
+        if user_id is not None:  # as `put` writes them
+            values[":uk"], values[":uid"] = {"S": f"{kind}#{user_id}"}, number(user_id)
+            sets += ["uk = :uk", "uid = :uid"]
+        params: dict[str, Any] = {
+            "Key": record_key(kind, name),
+            "UpdateExpression": f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+            "ConditionExpression": "attribute_not_exists(w) OR w <> :w",
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            params["ExpressionAttributeNames"] = names
+        try:
+            answer = self._call("update_item", **params)
+        except RequestError as exc:
+            if exc.code != CONDITIONAL:
+                raise
+            # The item holds this very add's token: an earlier attempt of this request was
+            # applied and its answer lost. The record as it now stands (none: deleted since).
+            return self.get(kind, name) or Record(kind, name)
+        return _record(kind, name, answer["Attributes"])
+
     def delete(self, kind: str, name: str, version: int | None) -> None:
         params: dict[str, Any] = {"Key": record_key(kind, name)}
         if version is not None:
@@ -152,7 +221,7 @@ def _record(kind: str, name: str, item: Item) -> Record:
     return Record(
         kind,
         name,
-        unpack_record(item, 0.0),
+        unpack_record(item, 0.0) if "d" in item else unpack_counters(item),
         int(item["ver"]["N"]),
         int(item["uid"]["N"]) if "uid" in item else None,
         float(item["due"]["N"]) if "due" in item else None,
