@@ -59,6 +59,11 @@ class EmptyMessageError(UserInputError):
     """The message has no visible text (see src/conversation/text.py); no model call."""
 
 
+class LimitReachedError(UserInputError):
+    """A spend limit stops this turn before any model call; the message names the limit and
+    when it resets (src/limits/policy.py)."""
+
+
 class VoiceError(UserInputError):
     """A voice note we cannot use; the message says why, for the user."""
 

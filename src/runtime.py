@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from src.agents.coordinator import Coordinator
+from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.llm.client import LLMClient
 from src.store import Storage, create_storage
@@ -53,7 +54,10 @@ def build_tools(config: Config) -> ToolRegistry:
 
 
 async def open_runtime(
-    config: Config, mcp: MCPFileConfig | None = None, config_file: str = "config.yml"
+    config: Config,
+    mcp: MCPFileConfig | None = None,
+    config_file: str = "config.yml",
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Runtime:
     """Create and open everything a turn needs. Raises ConversationError if the store fails,
     ConfigError for a tool name collision among the tool servers found at start-up."""
@@ -61,7 +65,7 @@ async def open_runtime(
     await storage.open()
     llm = LLMClient(config.llm)
     tools = build_tools(config)
-    coordinator = Coordinator(config, storage, llm, tools)
+    coordinator = Coordinator(config, storage, llm, tools, clock)
     runtime = Runtime(config, storage, llm, tools, coordinator)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays

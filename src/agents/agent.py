@@ -18,6 +18,7 @@ a chat that hit it works again at the very next turn.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ from src.ops import metrics
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
+
+NOT_RUN = "Not run: the user's spending limit was reached, so the turn stopped here."
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Agent:
         *,
         toolbox: Toolbox | None = None,
         notes: dict[str, Any] | None = None,
+        model: str | None = None,
+        stop: Callable[[], str | None] | None = None,
     ) -> AgentResult:
         """Run the loop on the conversation as it stands; every step is stored as it happens.
 
@@ -70,6 +75,9 @@ class Agent:
         an answer. `reply_to` is recorded on the final message (the request it answers), and
         so is `notes` (how the agent was chosen, what it delegated), as it is by then.
         `toolbox` replaces the agent's own tools (delegation adds ask_<agent> tools).
+        `model` replaces the agent's model (a chat's /model pin). `stop`, asked after each
+        model call that wants tools, returns a note when the turn must end there (a spend
+        limit was crossed): the tools are not run and the note ends the answer.
         """
         box = toolbox or Toolbox(self.tools, tuple(self.config.tools))
         schemas = box.registry.schemas(box.patterns) or None
@@ -82,7 +90,7 @@ class Agent:
             sent: Window | None = window  # the estimate to learn from
             mark: list[Message] = []
             try:
-                response = await self._ask(window.messages, schemas, final_round, sink)
+                response = await self._ask(window.messages, schemas, final_round, sink, model)
             except LLMRequestRefusedError as exc:
                 # Once set aside, the windows start at this turn (the record is stored).
                 alone = self._current_turn(window.messages)
@@ -95,7 +103,7 @@ class Agent:
                     exc,
                     len(window.messages) - len(alone),
                 )
-                response = await self._ask(alone, schemas, final_round, sink)
+                response = await self._ask(alone, schemas, final_round, sink, model)
                 logger.warning(
                     "conversation %s: the turn worked without its history, which is set aside "
                     "from here on (still stored)",
@@ -124,6 +132,10 @@ class Agent:
             )
             if done:
                 return AgentResult(response.text, usage, response.model, calls, set_aside)
+            note = stop() if stop is not None else None
+            if note is not None:
+                text = await self._stop(conversation, response, tool_calls, note, reply_to, notes)
+                return AgentResult(text, usage, response.model, calls, set_aside)
             for call in tool_calls:
                 await sink.on_tool_call(call.name)
                 result = await box.registry.execute(call.name, call.arguments, box.patterns)
@@ -138,17 +150,45 @@ class Agent:
                 )
         raise AssertionError("unreachable: the final round offers no tools")
 
+    async def _stop(
+        self,
+        conversation: Conversation,
+        response: LLMResponse,
+        tool_calls: list[Any],
+        note: str,
+        reply_to: int | None,
+        notes: dict[str, Any] | None,
+    ) -> str:
+        """End the turn without running the tools the model asked for: each call gets a
+        "not run" result (the history stays valid) and the note is the final answer."""
+        for call in tool_calls:
+            await conversation.add(
+                Message(
+                    role="tool",
+                    content=NOT_RUN,
+                    tool_call_id=call.id,
+                    metadata={"tool": call.name, "is_error": True, "not_run": "limit"},
+                )
+            )
+        text = f"{response.text.strip()}\n\n{note}".strip()
+        final = LLMResponse(text=text, model=response.model)
+        message = _assistant_message(final, [], self.name, reply_to, notes)
+        message.metadata["stopped"] = "limit"
+        await conversation.add(message)
+        return text
+
     async def _ask(
         self,
         messages: list[dict[str, Any]],
         schemas: list[dict[str, Any]] | None,
         final_round: bool,
         sink: ReplySink,
+        model: str | None = None,
     ) -> LLMResponse:
         return await self.llm.chat(
             messages,
             schemas,
-            model=self.config.model,
+            model=model or self.config.model,
             temperature=self.config.temperature,
             tool_choice="none" if final_round and schemas else None,
             on_delta=sink.on_delta,

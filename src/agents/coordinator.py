@@ -10,15 +10,18 @@ from src.agents.commands import COMMANDS, ChatCommands
 from src.agents.delegation import Delegation
 from src.agents.routing import PINNED_KEY, Router
 from src.agents.types import NullSink, ReplySink, Request, Response
+from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.conversation.compaction import Summariser
-from src.conversation.manager import ConversationManager
+from src.conversation.manager import ConversationManager, Meter
 from src.conversation.message import Message
 from src.conversation.usage import Cost
 from src.conversation.visible import is_blank
 from src.conversation.window import refused_turn_record
-from src.errors import EmptyMessageError, LLMContentRefusedError
+from src.errors import EmptyMessageError, LimitReachedError, LLMContentRefusedError
+from src.limits.policy import TurnMeter, create_limits
 from src.llm.client import ChatModel
+from src.ops import metrics
 from src.store import Storage
 from src.tools.registry import ToolRegistry
 
@@ -29,7 +32,12 @@ NO_ANSWER = "I have no answer to that. Could you rephrase it?"
 
 class Coordinator:
     def __init__(
-        self, config: Config, storage: Storage, llm: ChatModel, tools: ToolRegistry
+        self,
+        config: Config,
+        storage: Storage,
+        llm: ChatModel,
+        tools: ToolRegistry,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -45,9 +53,10 @@ class Coordinator:
             if config.conversation.compaction.enabled
             else None
         )
-        self.chat_commands = ChatCommands(config.agents, storage.records)
+        self.limits, self.rate = create_limits(config, storage.records, clock)
+        self.chat_commands = ChatCommands(config, storage.records, self.limits)
 
-    def conversation(self, conversation_id: str) -> ConversationManager:
+    def conversation(self, conversation_id: str, meter: Meter | None = None) -> ConversationManager:
         return ConversationManager(
             conversation_id,
             self.storage.conversations,
@@ -55,6 +64,7 @@ class Coordinator:
             self.config.conversation.max_history_messages,
             self.config.conversation.max_context_tokens,
             self.summariser,
+            meter,
         )
 
     async def process_request(self, request: Request, sink: ReplySink | None = None) -> Response:
@@ -62,13 +72,24 @@ class Coordinator:
         history is resumed (or its stored answer returned), never added twice."""
         if is_blank(request.text):  # channels check first; this keeps it out of any history
             raise EmptyMessageError("the message has no visible text")
+        refusal = await self.limits.check(request.user_id)
+        if refusal is not None:  # before any model call, and the message is not stored
+            logger.info(
+                "conversation %s: user %s is over %s",
+                request.conversation_id,
+                request.user_id,
+                refusal.limit.name,
+            )
+            metrics.record_limit_refusal(refusal.limit.name)
+            raise LimitReachedError(refusal.text)
         sink = sink or NullSink()
-        conversation = self.conversation(request.conversation_id)
+        meter = TurnMeter(self.limits, request.user_id)
+        conversation = self.conversation(request.conversation_id, meter)
         replay = await self._resume(conversation, request)
         if replay is not None:
             return replay
         try:
-            return await self._answer(conversation, request, sink)
+            return await self._answer(conversation, request, sink, meter)
         except LLMContentRefusedError:
             # Keep what the user said, and mark the turn so that no later window carries it
             # (it would be refused again, and the chat with it).
@@ -82,9 +103,14 @@ class Coordinator:
             raise
 
     async def _answer(
-        self, conversation: ConversationManager, request: Request, sink: ReplySink
+        self,
+        conversation: ConversationManager,
+        request: Request,
+        sink: ReplySink,
+        meter: TurnMeter,
     ) -> Response:
-        pinned = (await conversation.metadata()).get(PINNED_KEY)
+        metadata = await conversation.metadata()
+        pinned = metadata.get(PINNED_KEY)
         route = await self.router.route(request.text, pinned if isinstance(pinned, str) else None)
         if route.model is not None:  # the classifier was asked
             await conversation.record_usage(Cost(route.model, route.usage))
@@ -103,7 +129,13 @@ class Coordinator:
             )
             toolbox = delegation.toolbox(agent)
         result = await agent.run(
-            conversation, sink, reply_to=request.update_id, toolbox=toolbox, notes=notes
+            conversation,
+            sink,
+            reply_to=request.update_id,
+            toolbox=toolbox,
+            notes=notes,
+            model=self.chat_commands.pinned_model(metadata),
+            stop=meter.stop_note,
         )
         return Response(
             text=result.text.strip() or NO_ANSWER,
@@ -112,6 +144,7 @@ class Coordinator:
             model=result.model,
             tool_calls=result.tool_calls,
             history_set_aside=result.history_set_aside,
+            notices=tuple(meter.notes),
         )
 
     def commands(self) -> dict[str, str]:
@@ -123,7 +156,7 @@ class Coordinator:
 
         Raises UserInputError with a message for the user when the arguments are wrong.
         """
-        return await self.chat_commands.handle(conversation_id, text)
+        return await self.chat_commands.handle(conversation_id, text, user_id)
 
     async def reset(self, conversation_id: str) -> None:
         await self.conversation(conversation_id).reset()

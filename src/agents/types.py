@@ -36,6 +36,8 @@ class Response:
     # The endpoint refused the request built from the history, and this answer came from the
     # turn alone; later requests start here too (Agent.run). Tell the user once.
     history_set_aside: bool = False
+    # Said after the answer, apart from it: a spend limit's warning (src/limits/policy.py).
+    notices: tuple[str, ...] = ()
 
 
 class ReplySink(Protocol):

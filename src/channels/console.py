@@ -86,4 +86,6 @@ async def run_console(
         out.write("\n")
         if response.history_set_aside:
             out.write(texts.HISTORY_SET_ASIDE + "\n")
+        for notice in response.notices:
+            out.write(notice + "\n")
         out.flush()

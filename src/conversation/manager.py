@@ -8,7 +8,7 @@ is turned off, the oldest turns are left out). The full history always stays in 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from src.conversation import settings
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 INTERRUPTED = "Error: this tool call was interrupted before it returned a result."
 
+# Told of every model request counted in this conversation (the spend ledger's turn meter).
+Meter = Callable[[Cost], Awaitable[None]]
+
 
 class ConversationManager:
     def __init__(
@@ -44,6 +47,7 @@ class ConversationManager:
         max_history_messages: int = 200,
         max_context_tokens: int = 12000,
         summariser: Summariser | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.conversation_id = conversation_id
         self.store = store
@@ -51,6 +55,7 @@ class ConversationManager:
         self.max_history_messages = max_history_messages
         self.max_context_tokens = max_context_tokens
         self.summariser = summariser
+        self.meter = meter
         self._recent: list[Message] | None = None
         self._metadata: dict[str, Any] | None = None
         self._staged: list[Message] = []  # in the tail, not yet stored
@@ -78,7 +83,7 @@ class ConversationManager:
         await self.store.append_messages(self.conversation_id, batch)
         self._staged = []
         if cost is not None:
-            self._learn(await settings.change(self.records, self.conversation_id, _counted(cost)))
+            await self.record_usage(cost)
         recent.extend(messages)  # a turn's additions are bounded by max_tool_rounds
 
     async def stage(self, message: Message) -> None:
@@ -125,8 +130,12 @@ class ConversationManager:
         return self._assemble(system_prompt, tools, summary, chosen)
 
     async def record_usage(self, cost: Cost) -> None:
-        """Count a model request that produced no message of its own (the classifier's)."""
+        """Count a model request in the conversation's totals and, through the meter, in the
+        spend of the user who asked. `add` calls it for the requests that produced messages;
+        callers call it for those that did not (the classifier's)."""
         self._learn(await settings.change(self.records, self.conversation_id, _counted(cost)))
+        if self.meter is not None:
+            await self.meter(cost)
 
     def _learn(self, saved: dict[str, Any]) -> None:
         if self._metadata is not None and RATIO_KEY in saved:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from src.config import ModelPrice
 from src.conversation.window import Window
 from src.llm.client import Usage
+
+if TYPE_CHECKING:
+    from src.limits.prices import PriceTable
 
 USAGE_KEY = "usage"
 UNKNOWN_MODEL = "unknown"
@@ -34,6 +36,7 @@ class ModelTotals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     unreported: int = 0  # requests whose response carried no usage
+    cached_tokens: int = 0  # of prompt_tokens, from the provider's prompt cache
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -41,6 +44,7 @@ class ModelTotals:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "unreported": self.unreported,
+            "cached_tokens": self.cached_tokens,
         }
 
     @classmethod
@@ -60,6 +64,7 @@ class UsageTotals:
             result.prompt_tokens += entry.prompt_tokens
             result.completion_tokens += entry.completion_tokens
             result.unreported += entry.unreported
+            result.cached_tokens += entry.cached_tokens
         return result
 
     @classmethod
@@ -70,16 +75,16 @@ class UsageTotals:
             return cls()
         return cls({str(k): ModelTotals.from_dict(v) for k, v in models.items()})
 
-    def estimated_cost(self, prices: Mapping[str, ModelPrice]) -> tuple[float, list[str]]:
+    def estimated_cost(self, prices: PriceTable) -> tuple[float, list[str]]:
         """The cost of the priced models, and the models that have no price."""
         cost, unpriced = 0.0, []
         for model, entry in sorted(self.by_model.items()):
-            price = price_for(model, prices)
-            if price is None:
+            usage = Usage(entry.prompt_tokens, entry.completion_tokens, entry.cached_tokens)
+            usd = prices.chat_usd(model, usage)
+            if usd is None:
                 unpriced.append(model)
-                continue
-            cost += entry.prompt_tokens * price.input / 1e6
-            cost += entry.completion_tokens * price.output / 1e6
+            else:
+                cost += usd
         return cost, unpriced
 
 
@@ -93,13 +98,5 @@ def add_usage(metadata: dict[str, Any], model: str, usage: Usage | None) -> None
     else:
         entry.prompt_tokens += usage.prompt_tokens
         entry.completion_tokens += usage.completion_tokens
+        entry.cached_tokens += usage.cached_tokens
     metadata[USAGE_KEY] = {"by_model": {k: v.to_dict() for k, v in totals.by_model.items()}}
-
-
-def price_for(model: str, prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
-    """The configured price of a model. Endpoints often answer with a dated name
-    (gpt-4o-mini-2024-07-18 for gpt-4o-mini): the longest configured prefix then applies."""
-    if model in prices:
-        return prices[model]
-    matches = [name for name in prices if model.startswith(name + "-")]
-    return prices[max(matches, key=len)] if matches else None

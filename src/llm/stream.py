@@ -33,11 +33,13 @@ class ToolCall:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
         )
 
 
@@ -77,8 +79,12 @@ class StreamAccumulator:
         if isinstance(model := chunk.get("model"), str) and model:
             self._model = model
         if isinstance(usage := chunk.get("usage"), dict):
+            details = usage.get("prompt_tokens_details")
+            cached = details.get("cached_tokens") if isinstance(details, dict) else 0
             self._usage = Usage(
-                _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+                _count(usage.get("prompt_tokens")),
+                _count(usage.get("completion_tokens")),
+                _count(cached),
             )
         choices = chunk.get("choices") or []
         choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)

@@ -67,6 +67,11 @@ REFUSALS = Counter(
     "assistant_allowlist_refusals",
     "Messages from users not on the allowlist (refused without calling the model).",
 )
+LIMIT_REFUSALS = Counter(
+    "assistant_limit_refusals",
+    "Turns refused before any model call, by the spend or rate limit that refused them.",
+    ["limit"],
+)
 
 for _outcome in TURN_OUTCOMES:  # every outcome shows up as 0 before it first happens
     TURNS.labels(_outcome)
@@ -81,6 +86,11 @@ def record_update(count: int = 1) -> None:
 def record_refusal() -> None:
     """A user not on the allowlist sent something."""
     REFUSALS.inc()
+
+
+def record_limit_refusal(limit: str) -> None:
+    """A turn refused by a limit (limits.* key, or "messages_per_minute")."""
+    LIMIT_REFUSALS.labels(limit).inc()
 
 
 def record_turn(outcome: str, seconds: float) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from src.config import ModelPrice, load_config
-from src.conversation.usage import UsageTotals, add_usage, price_for
+from src.conversation.usage import UsageTotals, add_usage
 from src.errors import ConfigError
+from src.limits.prices import PriceTable
 from src.llm.client import Usage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,10 +86,11 @@ def test_prices_apply_to_dated_model_names() -> None:
         "gpt-4o": ModelPrice(input=2.5, output=10),
         "gpt-4o-mini": ModelPrice(input=0.15, output=0.6),
     }
-    assert price_for("gpt-4o-mini-2024-07-18", prices) == prices["gpt-4o-mini"]
-    assert price_for("gpt-4o-2024-08-06", prices) == prices["gpt-4o"]
-    assert price_for("gpt-4o", prices) == prices["gpt-4o"]
-    assert price_for("gpt-4omni", prices) is None
+    table = PriceTable({}, prices)
+    assert table.chat_usd("gpt-4o-mini-2024-07-18", Usage(1_000_000, 0)) == 0.15
+    assert table.chat_usd("gpt-4o-2024-08-06", Usage(0, 1_000_000)) == 10
+    assert table.chat_usd("gpt-4o", Usage(1_000_000, 0)) == 2.5
+    assert table.chat_usd("gpt-4omni", Usage(1, 1)) is None
 
 
 def test_totals_add_up_per_model_and_survive_odd_records() -> None:
@@ -100,5 +102,5 @@ def test_totals_add_up_per_model_and_survive_odd_records() -> None:
     assert totals.by_model["a"].prompt_tokens == 15 and totals.by_model["a"].requests == 2
     assert totals.by_model["unknown"].unreported == 1
     assert totals.total.requests == 3
-    cost, unpriced = totals.estimated_cost({"a": ModelPrice(input=1e6, output=1e6)})
+    cost, unpriced = totals.estimated_cost(PriceTable({}, {"a": ModelPrice(input=1e6, output=1e6)}))
     assert (cost, unpriced) == (18.0, ["unknown"])

@@ -172,10 +172,14 @@ async def test_classifier_usage_counts_in_the_chat_totals(
     async with direct(tmp_path, model, agents=classify()) as bot:
         await bot.ask("fix it")
         usage = (await bot.store.load_metadata("chat"))["usage"]["by_model"]
+        spend = await bot.coordinator.limits.ledger.spend(1)
     assert usage["cheap"] == {
         "requests": 1,
         "prompt_tokens": 70,
         "completion_tokens": 1,
         "unreported": 0,
+        "cached_tokens": 0,
     }
+    # The user's spend counts the classifier's request too.
+    assert (spend.day.requests, spend.day.tokens) == (2, 70 + 1 + 30 + 5)
     assert usage["code-model"]["prompt_tokens"] == 30

@@ -105,7 +105,10 @@ async def test_usage_totals_match_what_the_server_reported(bots: BotRunner) -> N
         "This chat used 4 model request(s):\n"
         f"• test-model: {prompt:,} prompt + {completion:,} completion "
         f"= {prompt + completion:,} tokens\n"
-        f"Estimated cost: ${cost:,.4f}"
+        f"Estimated cost: ${cost:,.4f}\n"
+        # The user's own spend, counted by the ledger call by call, says the same.
+        f"You, today: {prompt + completion:,} tokens, ${cost:,.4f} (4 request(s))\n"
+        f"You, this month: {prompt + completion:,} tokens, ${cost:,.4f} (4 request(s))"
     )
     # The same numbers are in the stored messages, turn by turn.
     history = await bots.history(str(OWNER))
@@ -113,7 +116,7 @@ async def test_usage_totals_match_what_the_server_reported(bots: BotRunner) -> N
     assert sum(u["prompt_tokens"] for u in stored) == prompt
     assert sum(u["completion_tokens"] for u in stored) == completion
 
-    assert (await say(bots, "/usage please")) == "/usage takes no arguments."
+    assert (await say(bots, "/usage please")) == "Only an admin can see another user's usage."
 
 
 async def test_usage_names_models_without_a_price(bots: BotRunner) -> None:

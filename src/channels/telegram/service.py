@@ -46,7 +46,7 @@ class TelegramService:
     async def run(self, stop: asyncio.Event) -> int:
         """Run until `stop` is set (SIGTERM/SIGINT) or polling fails for good. Exit code."""
         try:
-            self.runtime = await open_runtime(self.config, self.mcp, self.config_file)
+            self.runtime = await open_runtime(self.config, self.mcp, self.config_file, self.clock)
         except ConversationError as exc:
             logger.critical("cannot open the conversation store: %s", exc)
             return 1

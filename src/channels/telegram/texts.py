@@ -7,7 +7,8 @@ HELP = (
     "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
     "/reset - forget this conversation and start fresh\n"
     "/agent - show the assistants, or pin one for this chat\n"
-    "/usage - tokens used in this chat and their estimated cost\n"
+    "/model - show the models, or pick one for this chat\n"
+    "/usage - tokens used, their cost, and your limits\n"
     "/help - show this message"
 )
 START = "Hi! " + HELP
@@ -49,4 +50,18 @@ def refused(user_id: int) -> str:
         "Sorry, this is a private assistant and you're not on its list of users.\n"
         f"Your Telegram user id is {user_id}; the owner can add it to "
         "telegram.allowed_user_ids."
+    )
+
+
+def slowed(per_minute: float) -> str:
+    return (
+        f"You're sending messages faster than the {per_minute:g} a minute this assistant "
+        "takes. I'll answer the rest in order, a little more slowly."
+    )
+
+
+def dropped(per_minute: float) -> str:
+    return (
+        f"You're sending messages faster than the {per_minute:g} a minute this assistant "
+        "takes, so I'm skipping the ones over that. Please send them again in a minute."
     )

@@ -38,15 +38,26 @@ class TurnRunner:
 
     async def run(self, conversation_id: str, item: InboxItem, from_voice: bool = False) -> None:
         target = target_for(item)
-        set_aside = False
+        set_aside, notices = False, []
+        limits = self.coordinator.limits
         async with self._stream(target, draft_id=item.update_id) as stream:
             text = item.text
             metadata: dict[str, object] = {}
             if from_voice:
                 assert self.voice is not None
+                refusal = await limits.check(item.user_id)  # transcribing costs too
+                if refusal is not None:
+                    await say(self.sender, conversation_id, target, refusal.text)
+                    return
                 transcript = await self.voice.transcript(target, item)  # "typing…" meanwhile
                 if transcript is None:
                     return  # the user was told why
+                seconds = item.extra.get("duration")
+                notices += await limits.charge_audio(
+                    item.user_id,
+                    self.config.voice.model,
+                    float(seconds) if isinstance(seconds, int | float) else 0.0,
+                )
                 text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
                 metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
             request = Request(
@@ -57,7 +68,8 @@ class TurnRunner:
                 source="voice" if from_voice else "text",
                 metadata=metadata,
             )
-            answer, answered, set_aside = await self._answer(conversation_id, request, stream)
+            answer, answered, set_aside, said = await self._answer(conversation_id, request, stream)
+            notices += said
             try:
                 await stream.finish(answer)
             except ChannelError as exc:
@@ -65,7 +77,12 @@ class TurnRunner:
         if set_aside:  # said once: later requests start after the point this turn marked
             await say(self.sender, conversation_id, target, texts.HISTORY_SET_ASIDE)
         if answered and self.voice is not None and self.voice.wants_voice_reply(from_voice):
-            await self.voice.reply(target, answer)
+            spoken = await self.voice.reply(target, answer)
+            if spoken:
+                model = self.config.voice.tts_model
+                notices += await limits.charge_speech(item.user_id, model, spoken)
+        for notice in notices:  # a limit's warning, once per period
+            await say(self.sender, conversation_id, target, notice)
 
     def _stream(self, target: Target, draft_id: int) -> ReplyStream:
         settings = self.config.telegram
@@ -85,15 +102,15 @@ class TurnRunner:
 
     async def _answer(
         self, conversation_id: str, request: Request, stream: ReplyStream
-    ) -> tuple[str, bool, bool]:
-        """The answer to show, whether it is the model's (not an apology), and whether the
-        turn had to set the earlier history aside (see Agent.run)."""
+    ) -> tuple[str, bool, bool, tuple[str, ...]]:
+        """The answer to show, whether it is the model's (not an apology), whether the turn
+        had to set the earlier history aside (see Agent.run), and notices to say after it."""
         started = time.monotonic()
         try:
             response = await self.coordinator.process_request(request, stream)
         except Exception as exc:
             failure = failures.describe(exc, conversation_id)
             metrics.record_turn(failure.outcome, time.monotonic() - started)
-            return failure.text, False, False
+            return failure.text, False, False, ()
         metrics.record_turn(metrics.TURN_OK, time.monotonic() - started)
-        return response.text, True, response.history_set_aside
+        return response.text, True, response.history_set_aside, response.notices

@@ -79,9 +79,11 @@ class TelegramVoice:
             await self._say(target, f"🎤 {text}")
         return text
 
-    async def reply(self, target: Target, answer: str) -> None:
-        """Send the answer as speech too (it was already sent as text)."""
+    async def reply(self, target: Target, answer: str) -> int:
+        """Send the answer as speech too (it was already sent as text). Returns how many
+        characters were spoken (0 when speech failed), for the spend ledger."""
         spoken = " ".join(part.text for part in render(answer)) or answer
+        spoken = spoken[: self.config.max_tts_chars]
         try:
             audio = await self.service.speak(spoken)
             await self.bot.send_voice(
@@ -90,8 +92,12 @@ class TelegramVoice:
                 message_thread_id=target.thread_id,
                 filename="answer.ogg",
             )
-        except (LLMError, TelegramError) as exc:
+        except LLMError as exc:
             logger.warning("chat %s: voice reply failed: %s", target.chat_id, exc)
+            return 0
+        except TelegramError as exc:  # the speech was made (and paid for)
+            logger.warning("chat %s: voice reply failed: %s", target.chat_id, exc)
+        return len(spoken)
 
     async def _download(self, file_id: str) -> bytes:
         try:

@@ -1,7 +1,8 @@
 """The lane worker: what happens to each item of a conversation's lane, in order.
 
 A notice is sent; /reset forgets the history; a coordinator command is answered; text and
-voice notes are turns (turns.py). The inbox forgets an item once it has been handled.
+voice notes are turns (turns.py), paced by the user's messages-per-minute limit first. The
+inbox forgets an item once it has been handled.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.turns import TurnRunner
 from src.errors import ConversationError, UserInputError
+from src.ops import metrics
 from src.store.inbox import Inbox, InboxItem
 
 logger = logging.getLogger(__name__)
@@ -37,14 +39,38 @@ class LaneWorker:
         if item.kind == "reset":
             text = await self._reset(conversation_id, item)
             await say(self.sender, conversation_id, target_for(item), text)
-        elif item.kind == "voice":
-            await self.turns.run(conversation_id, item, from_voice=True)
         elif item.kind == "command":
             text = await self._command(conversation_id, item)
             await say(self.sender, conversation_id, target_for(item), text)
-        else:
-            await self.turns.run(conversation_id, item)
+        elif await self._paced(conversation_id, item):
+            await self.turns.run(conversation_id, item, from_voice=item.kind == "voice")
         await self.inbox.done(conversation_id, item.update_id)
+
+    async def _paced(self, conversation_id: str, item: InboxItem) -> bool:
+        """Hold a turn while its user is over `limits.messages_per_minute` (one notice per
+        burst). False: the message is not answered (`over_rate: drop`; the user was told)."""
+        rate = self.coordinator.rate
+        if not rate.enabled or item.user_id is None or self.coordinator.limits.exempt(item.user_id):
+            return True
+        admission = rate.admit(item.user_id)
+        if admission.notify:
+            metrics.record_limit_refusal("messages_per_minute")
+            notice = (
+                texts.slowed(rate.capacity)
+                if not admission.dropped
+                else texts.dropped(rate.capacity)
+            )
+            await say(self.sender, conversation_id, target_for(item), notice)
+        if admission.dropped:
+            logger.info(
+                "conversation %s: update %s over the rate limit, not answered",
+                conversation_id,
+                item.update_id,
+            )
+            return False
+        if admission.wait_s:
+            await rate.clock.sleep(admission.wait_s)
+        return True
 
     async def _command(self, conversation_id: str, item: InboxItem) -> str:
         try:
