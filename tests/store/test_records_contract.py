@@ -426,8 +426,19 @@ async def test_add_with_no_amounts_writes_an_empty_counter_record(storage: Stora
     assert (added.data, added.version) == ({"n": 2}, 2)
 
 
-async def test_concurrent_adds_all_count(backend: Backend) -> None:
+# moto 5.2.5 serves requests in threads and applies UpdateItem without a lock: it reads the
+# item (creating it when missing), works out each ADD from what it read, then writes, so two
+# UpdateItems on one item at once can both create it or add to the same old value. DynamoDB
+# (and dynalite) apply the writes of one item one at a time; the SQLite file does too.
+MOTO_UNLOCKED_UPDATE = pytest.mark.xfail(
+    strict=False, reason="moto 5.2.5 applies concurrent UpdateItems on one item without a lock"
+)
+
+
+async def test_concurrent_adds_all_count(backend: Backend, request: pytest.FixtureRequest) -> None:
     """40 adds at once, from two clients of one storage (two processes): none is lost."""
+    if backend.name == "moto":
+        request.applymarker(MOTO_UNLOCKED_UPDATE)
     first, second = await backend.open_storage(), await backend.open_storage()
     amounts = [{"tokens": n, "requests": 1} for n in range(1, 41)]
     results = await asyncio.gather(
