@@ -95,9 +95,9 @@ class Ledger:
             amounts["unpriced"] = requests
         else:
             amounts["nusd"] = round(usd * NANO)
-        await asyncio.gather(
-            *(self._add(key, amounts, owner) for key, owner in _owners(user_id, periods))
-        )
+        records = await self.records.add_many(KIND, dict(_owners(user_id, periods)), amounts)
+        for key, record in records.items():
+            self._known[key] = Spent.of(record.data)
         self._forget_old(periods)
         day, month, bot = (self._known.get(k, Spent()) for k in _named(user_id, periods))
         return UserSpend(periods, day, month, bot)
@@ -107,13 +107,9 @@ class Ledger:
         for the first caller in that period (so a warning is given once)."""
         periods = self.periods()
         key = _user_key(user_id, period, periods) if user_id is not None else _bot_key(periods)
-        counters = await self._add(key, {f"flag_{name}": 1}, user_id)
-        return counters.get(f"flag_{name}", 0) == 1
-
-    async def _add(self, key: str, amounts: Mapping[str, int], owner: int | None) -> dict[str, int]:
-        record = await self.records.add(KIND, key, amounts, user_id=owner)
+        record = await self.records.add(KIND, key, {f"flag_{name}": 1}, user_id=user_id)
         self._known[key] = Spent.of(record.data)
-        return dict(record.data)
+        return record.data.get(f"flag_{name}", 0) == 1
 
     def _forget_old(self, periods: Periods) -> None:
         """Totals of past days and months leave memory (they stay stored)."""

@@ -42,7 +42,7 @@ class Limit:
         return spent.tokens if self.unit == "tokens" else spent.usd
 
     def amount(self) -> str:
-        return f"{int(self.value):,} tokens" if self.unit == "tokens" else f"${self.value:,.2f}"
+        return f"{int(self.value):,} tokens" if self.unit == "tokens" else money(self.value)
 
     def phrase(self) -> str:
         """ "daily limit of 10,000 tokens" / "monthly spending cap of $20.00"."""
@@ -69,6 +69,11 @@ class Limit:
         if self.period == "day":
             return describe_day_reset(periods)
         return describe_month_reset(periods)
+
+
+def money(usd: float) -> str:
+    """ "$20.00", "$0.50", "$0.001": cents unless a limit is set finer than that."""
+    return f"${usd:,.2f}" if round(usd, 2) == usd else f"${usd:.4g}"
 
 
 @dataclass(frozen=True)

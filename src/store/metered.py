@@ -116,6 +116,12 @@ class MeteredRecords(_Passthrough, RecordStore):
         with _Timed(self.name, "records_add"):
             return await self.inner.add(kind, key, amounts, user_id=user_id)
 
+    async def add_many(
+        self, kind: str, keys: Mapping[str, int | None], amounts: Mapping[str, int]
+    ) -> dict[str, Record]:
+        with _Timed(self.name, "records_add"):
+            return await self.inner.add_many(kind, keys, amounts)
+
 
 class _Timed:
     """Times one operation (a plain context manager: a generator-based one costs more)."""

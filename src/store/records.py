@@ -16,6 +16,7 @@ count; a backend may do it without reading first (DynamoDB: one UpdateItem).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -158,18 +159,20 @@ class RecordStore(ABC):
         Counter names are lower-case letters, digits and _ (else ValueError); amounts are
         ints of any sign (else TypeError). Here: an `update`, so one version per add."""
         check_name(kind, key)
-        checked = check_amounts(amounts)
-
-        def change(current: Record) -> Record:
-            totals = dict(current.data)
-            for name, amount in checked.items():
-                totals[name] = totals.get(name, 0) + amount
-            owner = current.user_id if user_id is None else user_id
-            return current.changed(data=totals, user_id=owner)
-
-        record = await self.update(kind, key, change)
-        assert record is not None  # `change` never deletes and always writes
+        record = await self.update(kind, key, adding(check_amounts(amounts), user_id))
+        assert record is not None  # `adding` never deletes and always writes
         return record
+
+    async def add_many(
+        self, kind: str, keys: Mapping[str, int | None], amounts: Mapping[str, int]
+    ) -> dict[str, Record]:
+        """`add` the same amounts to several records (key -> its user_id, or None) and return
+        them by key. Each add is atomic; a backend with transactions (SQLite) does them all in
+        one, the others at once (DynamoDB: one UpdateItem each, in parallel)."""
+        records = await asyncio.gather(
+            *(self.add(kind, key, amounts, user_id=owner) for key, owner in keys.items())
+        )
+        return dict(zip(keys, records, strict=True))
 
     @property
     def _locks(self) -> KeyedLocks:
@@ -177,6 +180,19 @@ class RecordStore(ABC):
         if locks is None:
             locks = self.__dict__["_record_locks"] = KeyedLocks()
         return locks
+
+
+def adding(amounts: Mapping[str, int], user_id: int | None) -> Change:
+    """The change that adds checked `amounts` to a record's counters (and sets its user)."""
+
+    def change(current: Record) -> Record:
+        totals = dict(current.data)
+        for name, amount in amounts.items():
+            totals[name] = totals.get(name, 0) + amount
+        owner = current.user_id if user_id is None else user_id
+        return current.changed(data=totals, user_id=owner)
+
+    return change
 
 
 def decide(current: Record, change: Change) -> tuple[str, Record | None]:

@@ -15,7 +15,12 @@ from src.limits.prices import PriceTable
 from src.llm.client import Usage
 from src.store import Storage
 from tests.clock import TestClock
-from tests.store.test_records_contract import Backend, backend, storage  # noqa: F401
+from tests.store.test_records_contract import (  # noqa: F401
+    MOTO_UNLOCKED_UPDATE,
+    Backend,
+    backend,
+    storage,
+)
 
 UTC = ZoneInfo("UTC")
 PRICES = PriceTable(
@@ -34,8 +39,13 @@ def limits_on(storage: Storage, clock: TestClock, **config: object) -> Limits:  
     return Limits(LimitsConfig(**config), ledger, PRICES, frozenset({1}))
 
 
-async def test_concurrent_charges_of_one_user_add_up(storage: Storage) -> None:  # noqa: F811
-    limits = limits_on(storage, TestClock())
+async def test_concurrent_charges_of_one_user_add_up(
+    backend: Backend,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:
+    if backend.name == "moto":
+        request.applymarker(MOTO_UNLOCKED_UPDATE)
+    limits = limits_on(await backend.open_storage(), TestClock())
     usage = Usage(prompt_tokens=1000, completion_tokens=250)  # $0.002 each
     await asyncio.gather(*(limits.charge_chat(7, "chat", usage) for _ in range(30)))
     spend = await limits.ledger.spend(7)
@@ -67,13 +77,19 @@ async def test_days_and_months_roll_over_on_the_clock(storage: Storage) -> None:
     assert (await limits.ledger.spend(7)).month.tokens == 0
 
 
-async def test_a_warning_is_given_once_even_by_two_turns_at_once(storage: Storage) -> None:  # noqa: F811
-    limits = limits_on(storage, TestClock(), daily_tokens=1000, warn_at=0.5)
+async def test_a_warning_is_given_once_even_by_two_turns_at_once(
+    backend: Backend,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:
+    if backend.name == "moto":
+        request.applymarker(MOTO_UNLOCKED_UPDATE)
+    opened = await backend.open_storage()
+    limits = limits_on(opened, TestClock(), daily_tokens=1000, warn_at=0.5)
     await limits.charge_chat(7, "chat", Usage(500, 0))  # exactly half: warned
     results = await asyncio.gather(*(limits.charge_chat(7, "chat", Usage(10, 0)) for _ in range(5)))
     warnings = [note for _, notes in results for note in notes]
     assert warnings == []  # the first charge already warned
-    fresh = limits_on(storage, TestClock(), daily_tokens=1000, warn_at=0.5)
+    fresh = limits_on(opened, TestClock(), daily_tokens=1000, warn_at=0.5)
     _, notes = await fresh.charge_chat(8, "chat", Usage(600, 0))
     assert notes == [
         "You've used 60 % of your daily limit of 1,000 tokens. It resets at midnight (UTC), "

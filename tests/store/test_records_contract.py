@@ -852,3 +852,28 @@ async def test_settings_changes_from_two_storages_lose_nothing(backend: Backend)
         *(settings.change(s.records, "c", count) for _ in range(6) for s in (first, second))
     )
     assert await settings.load(first.records, "c") == {"requests": 12}
+
+
+async def test_add_many_adds_the_same_amounts_to_each_record(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    if backend.name == "moto":
+        request.applymarker(MOTO_UNLOCKED_UPDATE)
+    storage = await backend.open_storage()
+    keys: dict[str, int | None] = {"u7:day": 7, "u7:month": 7, "bot:month": None}
+    first = await storage.records.add_many("spend", keys, {"tokens": 10, "requests": 1})
+    assert {k: r.data for k, r in first.items()} == {k: {"tokens": 10, "requests": 1} for k in keys}
+    await asyncio.gather(
+        *(storage.records.add_many("spend", keys, {"tokens": 5}) for _ in range(20))
+    )
+    for key in keys:
+        record = await storage.records.get("spend", key)
+        assert record is not None and record.data == {"tokens": 110, "requests": 1}
+    by_user = await storage.records.find("spend", user_id=7)
+    assert sorted(keys_of(by_user)) == ["u7:day", "u7:month"]  # the bot's is nobody's
+    with pytest.raises(ValueError):
+        await storage.records.add_many("spend", keys, {"Bad": 1})
+
+
+def keys_of(records: list[Record]) -> list[str]:
+    return [r.key for r in records]

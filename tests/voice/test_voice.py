@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 from src.channels.telegram import texts
 from tests.harness import OWNER, BotRunner
 from tests.peers.serve import wait_until
@@ -160,3 +162,43 @@ async def test_audio_files_and_round_videos_are_transcribed(bots: BotRunner) -> 
     assert (first.format, first.filename) == ("mp3", "audio.mp3")
     assert second.format == "mov" and second.filename == "video_note.mp4"
     assert second.duration is not None and abs(second.duration - 2.0) < 0.3
+
+
+async def test_transcription_and_speech_are_counted_and_a_user_over_budget_is_not_transcribed(
+    bots: BotRunner,
+) -> None:
+    prices = {
+        "whisper-1": {"usd_per_audio_minute": 0.006},
+        "tts-1": {"usd_per_mchars": 15},
+        "test-model": {"input_usd_per_mtok": 0, "output_usd_per_mtok": 0},
+    }
+    bots.model.audio.transcript = SENTENCE
+    bot = await bots.start(
+        llm={"models": prices},
+        voice={"reply_with_voice": "always"},
+        limits={"daily_usd": 0.0035, "warn_at": 0},
+    )
+    bots.telegram.push_voice(OWNER, tone(30.0), duration=30)
+    await bots.telegram.wait_for_messages(OWNER, 2)
+    await wait_until(lambda: bool(bots.telegram.uploaded(OWNER)), timeout=15)
+    assert bot.service.runtime is not None
+    ledger = bot.service.runtime.coordinator.limits.ledger
+    await wait_until_async(ledger, 3)
+    spend = await ledger.spend(OWNER)
+    spoken = len(f"echo: {SENTENCE}")
+    assert spend.day.usd == pytest.approx(0.5 * 0.006 + spoken * 15 / 1e6)
+    assert spend.day.requests == 3  # transcription, chat, speech
+
+    before = len(bots.model.audio.transcriptions)
+    bots.telegram.push_voice(OWNER, tone(1.0), duration=1)  # $0.00366 spent of $0.0035
+    sent = await bots.telegram.wait_for_messages(OWNER, 3)
+    assert sent[-1]["text"].startswith("You've reached your daily spending limit of $0.0035.")
+    assert len(bots.model.audio.transcriptions) == before  # not transcribed: no cost
+
+
+async def wait_until_async(ledger: object, requests: int) -> None:
+    """The speech is counted after the voice reply is sent: wait for it."""
+    for _ in range(200):
+        if (await ledger.spend(OWNER)).day.requests >= requests:  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.02)
