@@ -80,3 +80,16 @@ def test_every_bench_script_starts_as_a_file(script: str, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("usage:")
+
+
+def test_limits_benchmark_quick() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.limits", "--quick", "--backends", "file"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| file | none set |" in result.stdout
+    assert "| file | all five set |" in result.stdout
