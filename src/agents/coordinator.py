@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from src.access import Access
 from src.agents.agent import Agent
 from src.agents.commands import COMMANDS, ChatCommands
 from src.agents.delegation import Delegation
@@ -29,7 +30,12 @@ NO_ANSWER = "I have no answer to that. Could you rephrase it?"
 
 class Coordinator:
     def __init__(
-        self, config: Config, storage: Storage, llm: ChatModel, tools: ToolRegistry
+        self,
+        config: Config,
+        storage: Storage,
+        llm: ChatModel,
+        tools: ToolRegistry,
+        access: Access | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -46,6 +52,9 @@ class Coordinator:
             else None
         )
         self.chat_commands = ChatCommands(config.agents, storage.records)
+        # The one allowlist of every channel, loaded (src/runtime.py builds it). Without one,
+        # config's lists and the store, unread (what tests that need no allowlist get).
+        self.access = access if access is not None else Access.from_config(config, storage.records)
 
     def conversation(self, conversation_id: str) -> ConversationManager:
         return ConversationManager(

@@ -37,14 +37,15 @@ class TelegramChannel:
         config: Config,
         coordinator: Coordinator,
         application: Application,
+        access: Access,
     ) -> None:
         self.config = config
         self.coordinator = coordinator
         self.application = application
+        self.access = access  # the runtime's: a command's change is seen here at once
         self.inbox = coordinator.storage.inbox
         self.sender = Sender(application.bot)
         self.voice = TelegramVoice.create(config, application.bot, self.sender)
-        self.access = Access.from_config(config.telegram, coordinator.storage.records)
         turns = TurnRunner(config, coordinator, self.sender, self.voice)
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
@@ -62,9 +63,7 @@ class TelegramChannel:
         handlers.register(application, front, coordinator.commands())
 
     async def start(self) -> None:
-        """Read the allowlist, announce the commands and queue every turn a previous run
-        left unanswered."""
-        await self.access.load()
+        """Announce the commands and queue every turn a previous run left unanswered."""
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
         commands = [BotCommand(name, text) for name, text in menu.items()]
         try:

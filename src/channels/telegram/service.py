@@ -46,7 +46,7 @@ class TelegramService:
     async def run(self, stop: asyncio.Event) -> int:
         """Run until `stop` is set (SIGTERM/SIGINT) or polling fails for good. Exit code."""
         try:
-            self.runtime = await open_runtime(self.config, self.mcp, self.config_file)
+            self.runtime = await open_runtime(self.config, self.mcp, self.config_file, self.clock)
         except ConversationError as exc:
             logger.critical("cannot open the conversation store: %s", exc)
             return 1
@@ -61,7 +61,9 @@ class TelegramService:
     async def _run(self, runtime: Runtime, stop: asyncio.Event) -> int:
         application = build_application(self.config)
         application.bot_data["tools_report"] = runtime.tools_report  # for /tools
-        self.channel = channel = TelegramChannel(self.config, runtime.coordinator, application)
+        self.channel = channel = TelegramChannel(
+            self.config, runtime.coordinator, application, runtime.access
+        )
         if self.config.health.enabled:
             self.health = HealthServer(
                 self.config.health.host, self.config.health.port, self._probe
