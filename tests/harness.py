@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config, load_config
 from src.conversation.message import Message
 from src.toolservers.config import MCPFileConfig, load_mcp_config
@@ -94,10 +95,12 @@ class BotRunner:
         path.write_text(yaml.safe_dump(mcp), encoding="utf-8")
         return path
 
-    async def start(self, mcp: dict[str, Any] | None = None, **overrides: Any) -> InProcessBot:
+    async def start(
+        self, mcp: dict[str, Any] | None = None, clock: Clock = SYSTEM_CLOCK, **overrides: Any
+    ) -> InProcessBot:
         mcp_path = self.write_mcp(mcp)
         mcp_config = load_mcp_config(mcp_path, env=self.env) if mcp_path else None
-        bot = InProcessBot(self.config(**overrides), mcp_config)
+        bot = InProcessBot(self.config(**overrides), mcp_config, clock)
         self._running.append(bot)
         await bot.start(self.telegram)
         return bot
@@ -124,11 +127,13 @@ class BotRunner:
 class InProcessBot:
     """The real TelegramService running as a task in the test's event loop."""
 
-    def __init__(self, config: Config, mcp: MCPFileConfig | None = None) -> None:
+    def __init__(
+        self, config: Config, mcp: MCPFileConfig | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         from src.channels.telegram.service import TelegramService
 
         self.config = config
-        self.service = TelegramService(config, mcp)
+        self.service = TelegramService(config, mcp, clock=clock)
         self.stop_event = asyncio.Event()
         self.task: asyncio.Task[int] | None = None
 

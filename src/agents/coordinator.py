@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from src.access import Access
+from src.agents.access_commands import ADMIN_COMMANDS, AccessCommands
 from src.agents.agent import Agent
-from src.agents.commands import COMMANDS, ChatCommands
+from src.agents.commands import COMMANDS, ChatCommands, parse
 from src.agents.delegation import Delegation
 from src.agents.routing import PINNED_KEY, Router
 from src.agents.types import NullSink, ReplySink, Request, Response
@@ -55,6 +56,7 @@ class Coordinator:
         # The one allowlist of every channel, loaded (src/runtime.py builds it). Without one,
         # config's lists and the store, unread (what tests that need no allowlist get).
         self.access = access if access is not None else Access.from_config(config, storage.records)
+        self.access_commands = AccessCommands(self.access)
 
     def conversation(self, conversation_id: str) -> ConversationManager:
         return ConversationManager(
@@ -125,13 +127,16 @@ class Coordinator:
 
     def commands(self) -> dict[str, str]:
         """Chat commands the Coordinator answers itself (name -> menu description)."""
-        return dict(COMMANDS)
+        return {**COMMANDS, **ADMIN_COMMANDS}
 
     async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
-        """Answer one of `commands()`; `text` is the whole message ("/name args").
+        """Answer one of `commands()`; `text` is the whole message ("/name args"); `user_id`
+        None is the console's operator (an admin).
 
         Raises UserInputError with a message for the user when the arguments are wrong.
         """
+        if parse(text)[0] in ADMIN_COMMANDS:
+            return await self.access_commands.handle(text, user_id)
         return await self.chat_commands.handle(conversation_id, text)
 
     async def reset(self, conversation_id: str) -> None:

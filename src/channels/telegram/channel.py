@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat
 from telegram.ext import Application
 
 from src.access import Access
+from src.agents.access_commands import ADMIN_COMMANDS
 from src.agents.coordinator import Coordinator
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
@@ -64,13 +65,24 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Announce the commands and queue every turn a previous run left unanswered."""
+        await self.announce_commands()
+        await self.recover()
+
+    async def announce_commands(self) -> None:
+        """setMyCommands: the public menu for everyone; in each admin's private chat, the
+        menu with the admin commands too."""
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
-        commands = [BotCommand(name, text) for name, text in menu.items()]
+        public = [
+            BotCommand(name, text) for name, text in menu.items() if name not in ADMIN_COMMANDS
+        ]
+        full = [BotCommand(name, text) for name, text in menu.items()]
+        bot = self.application.bot
         try:
-            await self.application.bot.set_my_commands(commands)
+            await bot.set_my_commands(public)
+            for admin in self.access.admins():
+                await bot.set_my_commands(full, scope=BotCommandScopeChat(admin))
         except Exception as exc:
             logger.warning("setMyCommands failed: %s", exc)
-        await self.recover()
 
     async def recover(self) -> int:
         """Queue what the last run accepted but did not answer. Returns how many items."""

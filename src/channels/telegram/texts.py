@@ -8,7 +8,9 @@ HELP = (
     "/reset - forget this conversation and start fresh\n"
     "/agent - show the assistants, or pin one for this chat\n"
     "/usage - tokens used in this chat and their estimated cost\n"
-    "/help - show this message"
+    "/help - show this message\n\n"
+    "Admins also have /allow <user id>, /deny <user id>, /users and /invite "
+    "(a one-time code a new user sends as /start <code>)."
 )
 START = "Hi! " + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
