@@ -1,5 +1,5 @@
-"""Admins manage who may use the bot from the chat: /allow, /deny and /users, through the
-real bot, the local Telegram server and the model."""
+"""Admins manage who may use the bot from the chat: /allow, /deny, /users, /invite and a
+stranger's /start <code>, through the real bot, the local Telegram server and the model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 
 from src.agents.access_commands import ADMINS_ONLY
 from src.channels.telegram import texts
+from src.invites import NOT_VALID
 from tests.clock import TestClock
 from tests.harness import OWNER, BotRunner
 from tests.peers.dynamodb import shared_endpoint, use_endpoint
+from tests.storeview import records_locked
 
 ADMIN = 9001
 STRANGER, OTHER = 777, 778
@@ -25,6 +27,50 @@ async def say(bots: BotRunner, user: int, text: str, **who: Any) -> str:
     bots.telegram.push_message(user, text, **who)
     sent = await bots.telegram.wait_for_messages(user, before + 1)
     return str(sent[before]["text"])
+
+
+async def invite(bots: BotRunner) -> str:
+    reply = await say(bots, ADMIN, "/invite")
+    head, command = reply.splitlines()
+    assert head.startswith("Here's an invitation. It works once, until ")
+    assert command.startswith("/start ")
+    return command.removeprefix("/start ")
+
+
+async def test_an_invitation_lets_one_stranger_in_once(bots: BotRunner) -> None:
+    await bots.start(clock=TestClock(), telegram=ACCESS)
+    code = await invite(bots)
+    assert 10 <= len(code) <= 12
+
+    welcome = await say(bots, STRANGER, f"/start {code}", username="bob", first_name="Bob")
+    assert welcome == texts.WELCOME
+    notice = await bots.telegram.wait_for_messages(ADMIN, 2)  # the invitation, the notice
+    assert notice[1]["text"] == f"User {STRANGER} (Bob, @bob) joined with your invitation."
+    assert await say(bots, STRANGER, "hello") == "echo: hello"  # allowed now
+    assert bots.model.request_count == 1
+    # An allowed user's /start <anything> is the usual greeting.
+    assert await say(bots, STRANGER, f"/start {code}") == texts.START
+
+    assert await say(bots, OTHER, f"/start {code}") == NOT_VALID  # used: no second user
+    assert await say(bots, OTHER, "/start not-a-code") == NOT_VALID
+    assert await say(bots, OTHER, "/start") == texts.refused(OTHER)  # no code: the refusal
+    users = await say(bots, ADMIN, "/users")
+    assert f"• {STRANGER} (Bob, @bob), added by {ADMIN} on {WHEN}" in users
+    assert str(OTHER) not in users
+    assert bots.model.request_count == 1  # nothing else reached the model
+
+
+async def test_an_expired_invitation_is_refused(bots: BotRunner) -> None:
+    clock = TestClock()
+    await bots.start(clock=clock, telegram=ACCESS, access={"invite_ttl_s": 3600})
+    early, late = await invite(bots), await invite(bots)
+    await clock.advance(3599)
+    assert await say(bots, STRANGER, f"/start {early}") == texts.WELCOME
+    await clock.advance(2)
+    assert await say(bots, OTHER, f"/start {late}") == NOT_VALID
+    assert await say(bots, OTHER, "hello") == texts.refused(OTHER)  # still a stranger
+    assert bots.model.request_count == 0
+    assert len(bots.telegram.sent_messages(ADMIN)) == 3  # two codes and one notice
 
 
 @pytest.fixture(params=["file", "dynamodb"])
@@ -100,3 +146,14 @@ async def test_access_commands_from_a_non_admin_are_refused_and_change_nothing(
     )
     assert await say(bots, OWNER, "hello") == "echo: hello"  # the owner is still allowed
     assert bots.model.request_count == 1
+
+
+async def test_a_store_failure_while_redeeming_is_told_plainly_and_the_code_still_works(
+    bots: BotRunner,
+) -> None:
+    await bots.start(telegram=ACCESS)
+    code = await invite(bots)
+    with records_locked(bots.data_dir):  # every write fails (after SQLite's busy timeout)
+        assert await say(bots, STRANGER, f"/start {code}") == texts.STORE_DOWN
+    assert await say(bots, STRANGER, f"/start {code}") == texts.WELCOME
+    assert await say(bots, STRANGER, "hello") == "echo: hello"
