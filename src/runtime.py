@@ -1,4 +1,5 @@
-"""Builds the channel-independent parts from config: store, model, tools, Coordinator."""
+"""Builds the channel-independent parts from config: store, allowlist, model, tools,
+Coordinator."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from src.access import Access
 from src.agents.coordinator import Coordinator
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 class Runtime:
     config: Config
     storage: Storage
+    access: Access
     llm: LLMClient
     tools: ToolRegistry
     coordinator: Coordinator
@@ -63,10 +66,16 @@ async def open_runtime(
     ConfigError for a tool name collision among the tool servers found at start-up."""
     storage = create_storage(config.store, config_file)
     await storage.open()
+    access = Access.from_config(config, storage.records, clock)
+    try:
+        await access.load()  # the users added at run time
+    except BaseException:
+        await storage.close()
+        raise
     llm = LLMClient(config.llm)
     tools = build_tools(config)
-    coordinator = Coordinator(config, storage, llm, tools, clock)
-    runtime = Runtime(config, storage, llm, tools, coordinator)
+    coordinator = Coordinator(config, storage, llm, tools, clock, access=access)
+    runtime = Runtime(config, storage, access, llm, tools, coordinator)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays
         # start-up at most mcp.yml `startup_wait`; it keeps being retried in the background.

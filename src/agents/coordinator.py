@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from src.access import Access
+from src.agents.access_commands import ADMIN_COMMANDS, AccessCommands
 from src.agents.agent import Agent
-from src.agents.commands import COMMANDS, ChatCommands
+from src.agents.commands import COMMANDS, ChatCommands, parse
 from src.agents.delegation import Delegation
 from src.agents.routing import PINNED_KEY, Router
 from src.agents.types import NullSink, ReplySink, Request, Response
@@ -20,6 +22,7 @@ from src.conversation.visible import is_blank
 from src.conversation.window import refused_turn_record
 from src.errors import EmptyMessageError, LimitReachedError, LLMContentRefusedError
 from src.limits.policy import TurnMeter, create_limits
+from src.limits.report import month_summary
 from src.llm.client import ChatModel
 from src.ops import metrics
 from src.store import Storage
@@ -38,6 +41,7 @@ class Coordinator:
         llm: ChatModel,
         tools: ToolRegistry,
         clock: Clock = SYSTEM_CLOCK,
+        access: Access | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -55,6 +59,10 @@ class Coordinator:
         )
         self.limits, self.rate = create_limits(config, storage.records, clock)
         self.chat_commands = ChatCommands(config, storage.records, self.limits)
+        # The one allowlist of every channel, loaded (src/runtime.py builds it). Without one,
+        # config's lists and the store, unread (what tests that need no allowlist get).
+        self.access = access if access is not None else Access.from_config(config, storage.records)
+        self.access_commands = AccessCommands(self.access, spend=self._month_spend)
 
     def conversation(self, conversation_id: str, meter: Meter | None = None) -> ConversationManager:
         return ConversationManager(
@@ -149,14 +157,21 @@ class Coordinator:
 
     def commands(self) -> dict[str, str]:
         """Chat commands the Coordinator answers itself (name -> menu description)."""
-        return dict(COMMANDS)
+        return {**COMMANDS, **ADMIN_COMMANDS}
 
     async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
-        """Answer one of `commands()`; `text` is the whole message ("/name args").
+        """Answer one of `commands()`; `text` is the whole message ("/name args"); `user_id`
+        None is the console's operator (an admin).
 
         Raises UserInputError with a message for the user when the arguments are wrong.
         """
+        if parse(text)[0] in ADMIN_COMMANDS:
+            return await self.access_commands.handle(text, user_id)
         return await self.chat_commands.handle(conversation_id, text, user_id)
+
+    async def _month_spend(self, user_id: int) -> str:
+        """A user's spend this month, for /users."""
+        return month_summary(await self.limits.ledger.spend(user_id))
 
     async def reset(self, conversation_id: str) -> None:
         await self.conversation(conversation_id).reset()

@@ -24,7 +24,15 @@ AGENTS = {
 
 async def test_commands_are_offered_to_every_channel(tmp_path: Path, model: FakeOpenAI) -> None:
     async with direct(tmp_path, model, agents=AGENTS) as bot:
-        assert set(bot.coordinator.commands()) == {"agent", "model", "usage"}
+        assert set(bot.coordinator.commands()) == {
+            "agent",
+            "usage",
+            "model",
+            "allow",
+            "deny",
+            "users",
+            "invite",
+        }
 
 
 async def test_a_command_addressed_to_the_bot_by_name_works(

@@ -77,6 +77,13 @@ def decode_value(key: str, raw: str) -> Any:
     return raw
 
 
+def _scope_key(scope: Any) -> str:
+    """A BotCommandScope as a dict key; no scope and the default scope are the same."""
+    if not isinstance(scope, dict) or scope.get("type", "default") == "default":
+        return ""
+    return json.dumps(scope, sort_keys=True)
+
+
 class TelegramApiError(Exception):
     def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -201,7 +208,7 @@ class FakeTelegram:
         self._uploads: list[tuple[int, str, bytes]] = []
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._failures: dict[str, list[TelegramApiError]] = {}
-        self._commands: list[JSON] = []
+        self._commands: dict[str, list[JSON]] = {}  # by scope (json), "" for the default
         self._delivered_at: dict[int, float] = {}  # update_id -> first getUpdates answer
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
@@ -357,8 +364,13 @@ class FakeTelegram:
 
     @property
     def commands(self) -> list[JSON]:
+        """The menu set for everyone (setMyCommands without a scope)."""
+        return self.commands_for(None)
+
+    def commands_for(self, scope: JSON | None) -> list[JSON]:
+        """The menu set for one scope, e.g. {"type": "chat", "chat_id": 42}."""
         with self._lock:
-            return copy.deepcopy(self._commands)
+            return copy.deepcopy(self._commands.get(_scope_key(scope), []))
 
     def sent_messages(self, chat_id: int | None = None) -> list[JSON]:
         with self._lock:
@@ -547,14 +559,14 @@ class FakeTelegram:
     def _api_setmycommands(self, params: JSON, files: dict[str, Upload], method: str) -> bool:
         if not isinstance(params.get("commands"), list):
             raise _bad("commands must be an array")
-        self._commands = params["commands"]
+        self._commands[_scope_key(params.get("scope"))] = params["commands"]
         return True
 
     def _api_getmycommands(self, params: JSON, files: dict[str, Upload], method: str) -> Any:
-        return self._commands
+        return self._commands.get(_scope_key(params.get("scope")), [])
 
     def _api_deletemycommands(self, params: JSON, files: dict[str, Upload], method: str) -> bool:
-        self._commands = []
+        self._commands.pop(_scope_key(params.get("scope")), None)
         return True
 
     def _api_sendmessage(self, params: JSON, files: dict[str, Upload], method: str) -> JSON:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat
 from telegram.ext import Application
 
 from src.access import Access
+from src.agents.access_commands import ADMIN_COMMANDS
 from src.agents.coordinator import Coordinator
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
@@ -37,14 +38,15 @@ class TelegramChannel:
         config: Config,
         coordinator: Coordinator,
         application: Application,
+        access: Access,
     ) -> None:
         self.config = config
         self.coordinator = coordinator
         self.application = application
+        self.access = access  # the runtime's: a command's change is seen here at once
         self.inbox = coordinator.storage.inbox
         self.sender = Sender(application.bot)
         self.voice = TelegramVoice.create(config, application.bot, self.sender)
-        self.access = Access.from_config(config.telegram, coordinator.storage.records)
         turns = TurnRunner(config, coordinator, self.sender, self.voice)
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
@@ -62,16 +64,25 @@ class TelegramChannel:
         handlers.register(application, front, coordinator.commands())
 
     async def start(self) -> None:
-        """Read the allowlist, announce the commands and queue every turn a previous run
-        left unanswered."""
-        await self.access.load()
+        """Announce the commands and queue every turn a previous run left unanswered."""
+        await self.announce_commands()
+        await self.recover()
+
+    async def announce_commands(self) -> None:
+        """setMyCommands: the public menu for everyone; in each admin's private chat, the
+        menu with the admin commands too."""
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
-        commands = [BotCommand(name, text) for name, text in menu.items()]
+        public = [
+            BotCommand(name, text) for name, text in menu.items() if name not in ADMIN_COMMANDS
+        ]
+        full = [BotCommand(name, text) for name, text in menu.items()]
+        bot = self.application.bot
         try:
-            await self.application.bot.set_my_commands(commands)
+            await bot.set_my_commands(public)
+            for admin in self.access.admins():
+                await bot.set_my_commands(full, scope=BotCommandScopeChat(admin))
         except Exception as exc:
             logger.warning("setMyCommands failed: %s", exc)
-        await self.recover()
 
     async def recover(self) -> int:
         """Queue what the last run accepted but did not answer. Returns how many items."""

@@ -25,6 +25,7 @@ from src.channels.telegram.intake import Intake
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
 from src.conversation.visible import is_blank
+from src.errors import ConversationError, UserInputError
 from src.ops import metrics
 from src.store.inbox import InboxItem
 
@@ -77,8 +78,20 @@ def register(application: Application, front: Front, coordinator_commands: Itera
 # -- the handlers ------------------------------------------------------------------------
 
 
-async def start(front: Front, update: Update, _: Context) -> None:
-    if _admit(front, update):
+async def start(front: Front, update: Update, context: Context) -> None:
+    """/start; a stranger's `/start <code>` in a private chat redeems an invitation."""
+    message, user = update.effective_message, update.effective_user
+    code = context.args[0] if context.args else ""
+    if (
+        code
+        and message is not None
+        and message.chat.type == "private"
+        and user is not None
+        and not user.is_bot
+        and not front.access.is_allowed(user.id)
+    ):
+        await _redeem(front, update, code)
+    elif _admit(front, update):
         _notice(front, update, texts.START)
 
 
@@ -191,6 +204,26 @@ def _admit(front: Front, update: Update) -> bool:
         refusal = texts.refused(user.id)
         front.intake.notify(conversation, message.chat_id, thread_id(message), refusal)
     return False
+
+
+async def _redeem(front: Front, update: Update, code: str) -> None:
+    """Spend the invitation; welcome the new user and tell the admin who invited them."""
+    user = update.effective_user
+    assert user is not None
+    who = texts.who(user.full_name, user.username)
+    try:
+        invitation = await front.access.redeem(code, user.id, who)
+    except UserInputError as exc:  # unknown, spent or expired
+        _notice(front, update, str(exc))
+        return
+    except ConversationError:
+        logger.exception("user %s: invitation not redeemed: the store failed", user.id)
+        _notice(front, update, texts.STORE_DOWN)
+        return
+    _notice(front, update, texts.WELCOME)
+    if invitation.by is not None:  # the admin's private chat: chat id = user id
+        admin = invitation.by
+        front.intake.notify(str(admin), admin, None, texts.joined(user.id, who))
 
 
 def _notice(front: Front, update: Update, reply: str) -> None:

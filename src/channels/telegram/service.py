@@ -61,7 +61,9 @@ class TelegramService:
     async def _run(self, runtime: Runtime, stop: asyncio.Event) -> int:
         application = build_application(self.config)
         application.bot_data["tools_report"] = runtime.tools_report  # for /tools
-        self.channel = channel = TelegramChannel(self.config, runtime.coordinator, application)
+        self.channel = channel = TelegramChannel(
+            self.config, runtime.coordinator, application, runtime.access
+        )
         if self.config.health.enabled:
             self.health = HealthServer(
                 self.config.health.host, self.config.health.port, self._probe

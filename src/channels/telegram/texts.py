@@ -9,9 +9,12 @@ HELP = (
     "/agent - show the assistants, or pin one for this chat\n"
     "/model - show the models, or pick one for this chat\n"
     "/usage - tokens used, their cost, and your limits\n"
-    "/help - show this message"
+    "/help - show this message\n\n"
+    "Admins also have /allow <user id>, /deny <user id>, /users and /invite "
+    "(a one-time code a new user sends as /start <code>)."
 )
 START = "Hi! " + HELP
+WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
 UNSUPPORTED = (
     "I can take text messages and voice notes (also audio files and round videos). "
@@ -48,8 +51,8 @@ NO_TOOL_SERVERS = "No tool servers are configured."
 def refused(user_id: int) -> str:
     return (
         "Sorry, this is a private assistant and you're not on its list of users.\n"
-        f"Your Telegram user id is {user_id}; the owner can add it to "
-        "telegram.allowed_user_ids."
+        f"Your Telegram user id is {user_id}: an admin can let you in with /allow "
+        f"{user_id}, or send you an invitation code to use as /start <code>."
     )
 
 
@@ -65,3 +68,13 @@ def dropped(per_minute: float) -> str:
         f"You're sending messages faster than the {per_minute:g} a minute this assistant "
         "takes, so I'm skipping the ones over that. Please send them again in a minute."
     )
+
+
+def who(name: str, username: str | None) -> str:
+    """How a user is named in notices: "Ada Lovelace, @ada"."""
+    return ", ".join(part for part in (name.strip(), f"@{username}" if username else "") if part)
+
+
+def joined(user_id: int, name: str) -> str:
+    named = f" ({name})" if name else ""
+    return f"User {user_id}{named} joined with your invitation."
