@@ -26,6 +26,7 @@ from src.limits.report import month_summary
 from src.llm.client import ChatModel
 from src.ops import metrics
 from src.store import Storage
+from src.tools.context import TurnContext, turn_context
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,10 @@ class Coordinator:
             )
             metrics.record_limit_refusal(refusal.limit.name)
             raise LimitReachedError(refusal.text)
-        sink = sink or NullSink()
+        with turn_context(_context_of(request)):
+            return await self._process(request, sink or NullSink())
+
+    async def _process(self, request: Request, sink: ReplySink) -> Response:
         meter = TurnMeter(self.limits, request.user_id)
         conversation = self.conversation(request.conversation_id, meter)
         replay = await self._resume(conversation, request)
@@ -209,6 +213,13 @@ class Coordinator:
         )
         await conversation.repair()
         return None
+
+
+def _context_of(request: Request) -> TurnContext:
+    chat_type = request.metadata.get("chat_type")
+    if not isinstance(chat_type, str):
+        chat_type = "console" if request.source == "console" else "private"
+    return TurnContext(request.conversation_id, request.user_id, chat_type)
 
 
 def _find_request(messages: list[Message], update_id: int | None) -> int | None:

@@ -42,7 +42,7 @@ class TurnRunner:
         limits = self.coordinator.limits
         async with self._stream(target, draft_id=item.update_id) as stream:
             text = item.text
-            metadata: dict[str, object] = {}
+            metadata: dict[str, object] = {"chat_type": item.extra.get("chat_type", "private")}
             if from_voice:
                 assert self.voice is not None
                 refusal = await limits.check(item.user_id)  # transcribing costs too
