@@ -121,6 +121,10 @@ class ChannelError(AssistantError):
     """A channel (Telegram, console) could not deliver or receive."""
 
 
+class ChatBlockedError(ChannelError):
+    """Telegram will not let the bot write to that chat (403: blocked, kicked, deleted)."""
+
+
 class FatalPollingError(ChannelError):
     """Polling cannot go on (revoked token): the process should stop."""
 

@@ -12,6 +12,9 @@ from src.agents.coordinator import Coordinator
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.llm.client import LLMClient
+from src.scheduler.entries import Entries, UserZones
+from src.scheduler.runner import Scheduler
+from src.scheduler.tools import scheduler_tools
 from src.store import Storage, create_storage
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from src.toolservers.manager import MCPManager
 
 logger = logging.getLogger(__name__)
+
+SHARED_MAX_SLEEP_S = 60.0  # the scheduler's longest sleep on a store other processes share
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Runtime:
     tools: ToolRegistry
     coordinator: Coordinator
     mcp: MCPManager | None = None
+    scheduler: Scheduler | None = None  # reminders (scheduler.enabled); a channel runs it
 
     async def close(self) -> None:
         try:
@@ -56,6 +62,21 @@ def build_tools(config: Config) -> ToolRegistry:
     return registry
 
 
+def build_scheduler(
+    config: Config, storage: Storage, tools: ToolRegistry, clock: Clock
+) -> Scheduler | None:
+    """The scheduler and its tools, when `scheduler.enabled`."""
+    if not config.scheduler.enabled:
+        return None
+    entries = Entries(storage.records, config.scheduler.max_per_user)
+    zones = UserZones(storage.records, config.tools.default_timezone)
+    shared = config.store.type != "file"  # other processes' new entries cannot wake this one
+    scheduler = Scheduler(entries, zones, clock, max_sleep_s=SHARED_MAX_SLEEP_S if shared else None)
+    for tool in scheduler_tools(entries, zones, config.scheduler, scheduler.wake, clock):
+        tools.register(tool)
+    return scheduler
+
+
 async def open_runtime(
     config: Config,
     mcp: MCPFileConfig | None = None,
@@ -74,8 +95,9 @@ async def open_runtime(
         raise
     llm = LLMClient(config.llm)
     tools = build_tools(config)
+    scheduler = build_scheduler(config, storage, tools, clock)
     coordinator = Coordinator(config, storage, llm, tools, clock, access=access)
-    runtime = Runtime(config, storage, access, llm, tools, coordinator)
+    runtime = Runtime(config, storage, access, llm, tools, coordinator, scheduler=scheduler)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays
         # start-up at most mcp.yml `startup_wait`; it keeps being retried in the background.

@@ -211,6 +211,14 @@ class LimitsConfig(_Strict):
     admins_exempt: bool = True  # admins skip the per-user limits and the rate limit
 
 
+class SchedulerConfig(_Strict):
+    """Reminders and scheduled tasks (src/scheduler/)."""
+
+    enabled: bool = False  # config.yml turns it on; off keeps older configs as they were
+    max_per_user: int = Field(100, ge=1, le=10000)
+    min_interval_s: float = Field(60, ge=60)  # the shortest allowed repeat
+
+
 class AccessConfig(_Strict):
     invite_ttl_s: int = Field(86400, ge=60)  # how long an /invite code works
 
@@ -225,4 +233,5 @@ class Config(_Strict):
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
     limits: LimitsConfig = LimitsConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     access: AccessConfig = AccessConfig()

@@ -303,6 +303,20 @@ class FakeTelegram:
         }
         return self.push_update({"message": message})
 
+    def push_callback_query(self, message: JSON, data: str, user_id: int) -> int:
+        """A press of an inline button under `message` (a message the bot sent) by `user_id`."""
+        with self._lock:
+            query_id = f"cq{self._next_update_id}"
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": message,
+            "chat_instance": f"ci{message['chat']['id']}",
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
     def add_file(self, data: bytes, file_path: str | None = None) -> str:
         """Register a downloadable file (for getFile / voice updates); returns its file_id."""
         with self._lock:

@@ -7,6 +7,7 @@ poller (poller.py) -> batching.py -> PTB application -> handlers.py (thin)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import BotCommand, BotCommandScopeChat
@@ -19,13 +20,16 @@ from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
 from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.batching import batch_processor
-from src.channels.telegram.intake import Intake, LaneItem
+from src.channels.telegram.intake import Intake, LaneItem, Scheduled
 from src.channels.telegram.poller import Poller
+from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.sender import Sender
 from src.channels.telegram.turns import TurnRunner
 from src.channels.telegram.voice import TelegramVoice
 from src.channels.telegram.worker import LaneWorker
 from src.config import Config
+from src.scheduler.entries import Entry
+from src.scheduler.runner import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class TelegramChannel:
         coordinator: Coordinator,
         application: Application,
         access: Access,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.config = config
         self.coordinator = coordinator
@@ -48,7 +53,13 @@ class TelegramChannel:
         self.sender = Sender(application.bot)
         self.voice = TelegramVoice.create(config, application.bot, self.sender)
         turns = TurnRunner(config, coordinator, self.sender, self.voice)
-        worker = LaneWorker(coordinator, self.inbox, self.sender, turns)
+        self.scheduler = scheduler
+        self.reminders = (
+            Reminders(scheduler, access, self.sender, turns) if scheduler is not None else None
+        )
+        self._stop_scheduler = asyncio.Event()
+        self._scheduling: asyncio.Task[None] | None = None
+        worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
         self.intake = Intake(self.inbox, self.lanes)
         self.poller = Poller(
@@ -60,6 +71,7 @@ class TelegramChannel:
             refusals=RefusalThrottle(),
             group_mode=config.telegram.group_mode,
             voice_enabled=config.voice.enabled,
+            reminders=self.reminders,
         )
         handlers.register(application, front, coordinator.commands())
 
@@ -67,11 +79,23 @@ class TelegramChannel:
         """Announce the commands and queue every turn a previous run left unanswered."""
         await self.announce_commands()
         await self.recover()
+        if self.scheduler is not None:  # entries due while the bot was down go out now
+            run = self.scheduler.run(self.deliver, self._stop_scheduler)
+            self._scheduling = asyncio.create_task(run, name="scheduler")
+
+    async def deliver(self, entry: Entry, late: bool) -> str:
+        """The scheduler's hand-over: a due entry waits its turn in its conversation's lane
+        (never interleaved with a running turn there) and is sent from it."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.lanes.submit(entry.conversation_id, Scheduled(entry, late, done))
+        return await done
 
     async def announce_commands(self) -> None:
         """setMyCommands: the public menu for everyone; in each admin's private chat, the
         menu with the admin commands too."""
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
+        if self.reminders is not None:
+            menu.update(handlers.SCHEDULER_COMMANDS)
         public = [
             BotCommand(name, text) for name, text in menu.items() if name not in ADMIN_COMMANDS
         ]
@@ -91,6 +115,10 @@ class TelegramChannel:
     async def stop(self) -> None:
         """Stop polling, let running turns finish (or abandon them cleanly), confirm offset."""
         self.poller.stop()
+        self._stop_scheduler.set()
+        if self._scheduling is not None:  # a delivery in flight stays claimed: sent next start
+            self._scheduling.cancel()
+            await asyncio.gather(self._scheduling, return_exceptions=True)
         cancelled = await self.lanes.close(SHUTDOWN_GRACE_S)
         if cancelled:
             logger.warning("%d turn(s) cut off by shutdown; they resume on restart", cancelled)

@@ -14,7 +14,14 @@ from functools import partial
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from src.access import Access
 from src.channels.telegram import texts
@@ -22,6 +29,7 @@ from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
+from src.channels.telegram.reminders import CANCEL, Reminders
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
 from src.conversation.visible import is_blank
@@ -37,6 +45,11 @@ COMMANDS = {
     "reset": "Forget this conversation",
 }
 
+SCHEDULER_COMMANDS = {  # with scheduler.enabled
+    "reminders": "Your scheduled reminders and tasks in this chat",
+    "timezone": "Show or set your time zone",
+}
+
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -49,6 +62,7 @@ class Front:
     refusals: RefusalThrottle
     group_mode: str
     voice_enabled: bool
+    reminders: Reminders | None = None  # scheduler.enabled
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -64,6 +78,10 @@ def register(application: Application, front: Front, coordinator_commands: Itera
     application.add_handler(CommandHandler("help", bound(help_command), filters=new))
     application.add_handler(CommandHandler("reset", bound(reset), filters=new))
     application.add_handler(CommandHandler("tools", bound(tools), filters=new))
+    if front.reminders is not None:
+        for name in SCHEDULER_COMMANDS:
+            application.add_handler(CommandHandler(name, bound(channel_command), filters=new))
+        application.add_handler(CallbackQueryHandler(bound(reminder_button), pattern=f"^{CANCEL}"))
     for name in coordinator_commands:  # channel-independent commands (/agent, ...)
         application.add_handler(CommandHandler(name, bound(coordinator_command), filters=new))
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, bound(text)))
@@ -114,6 +132,35 @@ async def coordinator_command(front: Front, update: Update, _: Context) -> None:
     message = update.effective_message
     if message is not None and message.text and _admit(front, update):
         await _accept(front, update, "command", message.text)
+
+
+async def channel_command(front: Front, update: Update, _: Context) -> None:
+    """/reminders and /timezone: answered in the lane by the channel (reminders.py)."""
+    message = update.effective_message
+    if message is not None and message.text and _admit(front, update):
+        name, _space, args = message.text.partition(" ")
+        kind = name.lstrip("/").split("@", 1)[0].lower()
+        await _accept(front, update, kind, args.strip())
+
+
+async def reminder_button(front: Front, update: Update, _: Context) -> None:
+    """A cancel button under /reminders: only its owner (or an admin) may press it."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or front.reminders is None:
+        return
+    if not front.access.is_allowed(user.id):
+        await query.answer("Sorry, this is a private assistant.")
+        return
+    try:
+        outcome = await front.reminders.press(query.data or "", user.id)
+    except ConversationError:
+        logger.exception("reminder button of user %s failed", user.id)
+        await query.answer(texts.STORE_DOWN)
+        return
+    await query.answer(outcome)
+    if outcome.startswith("Cancelled") and isinstance(query.message, Message):
+        text = query.message.text or ""
+        await query.edit_message_text(f"{text}\n\n{outcome}" if text else outcome)
 
 
 async def tools(front: Front, update: Update, context: Context) -> None:

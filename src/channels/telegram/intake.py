@@ -8,6 +8,7 @@ durability (help text, refusals), in the same lane so it keeps its place in the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from src.channels.lanes import ChatLanes
 from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConversationError
 from src.retry import Backoff, Retry, failure_of
+from src.scheduler.entries import Entry
 from src.store.inbox import Inbox, InboxItem
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,17 @@ class Notice:
     text: str
 
 
-LaneItem = InboxItem | Notice
+@dataclass(frozen=True)
+class Scheduled:
+    """A scheduled entry due now (src/scheduler/): it waits its turn in the conversation's
+    lane like a message, and `done` gets what became of it (src/scheduler/runner.py)."""
+
+    entry: Entry
+    late: bool
+    done: asyncio.Future[str]
+
+
+LaneItem = InboxItem | Notice | Scheduled
 
 
 # The store is retried until it takes the update: Telegram is not told it arrived until then.

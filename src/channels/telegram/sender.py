@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -30,7 +30,7 @@ from telegram.error import (
 
 from src.channels.telegram.formatting import Part
 from src.clock import SYSTEM_CLOCK, Clock
-from src.errors import ChannelError
+from src.errors import ChannelError, ChatBlockedError
 from src.retry import Backoff, Retry, failure_of
 
 logger = logging.getLogger(__name__)
@@ -75,8 +75,15 @@ class Sender:
         self.clock = clock
         self.drafts_supported = True
 
-    async def send(self, target: Target, part: Part, first: bool = False) -> int:
-        """Send one message, exactly once; returns its message id. Raises ChannelError."""
+    async def send(
+        self,
+        target: Target,
+        part: Part,
+        first: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> int:
+        """Send one message, exactly once; returns its message id. Raises ChannelError
+        (ChatBlockedError when the bot may not write there)."""
         reply = None
         if first and target.reply_to is not None:
             reply = ReplyParameters(message_id=target.reply_to, allow_sending_without_reply=True)
@@ -84,7 +91,7 @@ class Sender:
 
         async def attempt() -> int:
             try:
-                return await self._send_once(target, shown[0], reply)
+                return await self._send_once(target, shown[0], reply, markup)
             except BadRequest as exc:
                 if not (shown[0].entities and _entity_error(exc)):
                     raise
@@ -92,11 +99,13 @@ class Sender:
                     "chat %s: entities rejected (%s); plain text", target.chat_id, exc.message
                 )
                 shown[0] = shown[0].plain()
-                return await self._send_once(target, shown[0], reply)
+                return await self._send_once(target, shown[0], reply, markup)
 
         try:
             message_id = await SEND_RETRY.call(attempt, clock=self.clock)
-        except (BadRequest, Forbidden) as exc:
+        except Forbidden as exc:
+            raise ChatBlockedError(f"Telegram refused sendMessage: {exc.message}") from exc
+        except BadRequest as exc:
             raise ChannelError(f"Telegram refused sendMessage: {exc.message}") from exc
         except TimedOut as exc:
             raise ChannelError(f"sendMessage timed out in chat {target.chat_id}") from exc
@@ -106,13 +115,20 @@ class Sender:
             raise ChannelError(f"cannot reach Telegram: {exc.message}") from exc
         return message_id
 
-    async def _send_once(self, target: Target, part: Part, reply: ReplyParameters | None) -> int:
+    async def _send_once(
+        self,
+        target: Target,
+        part: Part,
+        reply: ReplyParameters | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> int:
         message = await self.bot.send_message(
             target.chat_id,
             part.text,
             entities=part.entities or None,
             message_thread_id=target.thread_id,
             reply_parameters=reply,
+            reply_markup=markup,
         )
         return message.message_id
 

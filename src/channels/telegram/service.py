@@ -62,7 +62,7 @@ class TelegramService:
         application = build_application(self.config)
         application.bot_data["tools_report"] = runtime.tools_report  # for /tools
         self.channel = channel = TelegramChannel(
-            self.config, runtime.coordinator, application, runtime.access
+            self.config, runtime.coordinator, application, runtime.access, runtime.scheduler
         )
         if self.config.health.enabled:
             self.health = HealthServer(

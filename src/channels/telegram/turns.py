@@ -36,7 +36,15 @@ class TurnRunner:
         self.sender = sender
         self.voice = voice
 
-    async def run(self, conversation_id: str, item: InboxItem, from_voice: bool = False) -> None:
+    async def run(
+        self,
+        conversation_id: str,
+        item: InboxItem,
+        from_voice: bool = False,
+        scheduled: str | None = None,
+    ) -> None:
+        """One turn for `item`; `scheduled` (an entry id): a scheduled task's turn, which
+        answers no update (src/channels/telegram/reminders.py)."""
         target = target_for(item)
         set_aside, notices = False, []
         limits = self.coordinator.limits
@@ -60,12 +68,15 @@ class TurnRunner:
                 )
                 text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
                 metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
+            if scheduled is not None:
+                metadata["scheduled"] = scheduled
+                text = f"(A task I scheduled earlier, due now.) {text}"
             request = Request(
                 conversation_id=conversation_id,
                 text=text,
                 user_id=item.user_id,
-                update_id=item.update_id,
-                source="voice" if from_voice else "text",
+                update_id=None if scheduled else item.update_id,
+                source="scheduled" if scheduled else "voice" if from_voice else "text",
                 metadata=metadata,
             )
             answer, answered, set_aside, said = await self._answer(conversation_id, request, stream)

@@ -7,11 +7,13 @@ inbox forgets an item once it has been handled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from src.agents.coordinator import Coordinator
 from src.channels.telegram import texts
-from src.channels.telegram.intake import LaneItem, Notice
+from src.channels.telegram.intake import LaneItem, Notice, Scheduled
+from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.turns import TurnRunner
@@ -24,19 +26,38 @@ logger = logging.getLogger(__name__)
 
 class LaneWorker:
     def __init__(
-        self, coordinator: Coordinator, inbox: Inbox, sender: Sender, turns: TurnRunner
+        self,
+        coordinator: Coordinator,
+        inbox: Inbox,
+        sender: Sender,
+        turns: TurnRunner,
+        reminders: Reminders | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.inbox = inbox
         self.sender = sender
         self.turns = turns
+        self.reminders = reminders
 
     async def __call__(self, conversation_id: str, item: LaneItem) -> None:
         if isinstance(item, Notice):
             target = Target(item.chat_id, item.thread_id)
             await say(self.sender, conversation_id, target, item.text)
             return
-        if item.kind == "reset":
+        if isinstance(item, Scheduled):
+            await self._scheduled(conversation_id, item)
+            return
+        if item.kind in ("reminders", "timezone") and self.reminders is not None:
+            if item.kind == "reminders":
+                await self.reminders.listing(conversation_id, item)
+            else:
+                await say(
+                    self.sender,
+                    conversation_id,
+                    target_for(item),
+                    await self.reminders.timezone(item),
+                )
+        elif item.kind == "reset":
             text = await self._reset(conversation_id, item)
             await say(self.sender, conversation_id, target_for(item), text)
         elif item.kind == "command":
@@ -45,6 +66,21 @@ class LaneWorker:
         elif await self._paced(conversation_id, item):
             await self.turns.run(conversation_id, item, from_voice=item.kind == "voice")
         await self.inbox.done(conversation_id, item.update_id)
+
+    async def _scheduled(self, conversation_id: str, item: Scheduled) -> None:
+        """A due entry's turn in the lane; the scheduler awaits what became of it."""
+        assert self.reminders is not None
+        try:
+            outcome = await self.reminders.deliver(conversation_id, item)
+        except asyncio.CancelledError:
+            item.done.cancel()
+            raise
+        except Exception as exc:
+            if not item.done.done():
+                item.done.set_exception(exc)
+            return
+        if not item.done.done():
+            item.done.set_result(outcome)
 
     async def _paced(self, conversation_id: str, item: InboxItem) -> bool:
         """Hold a turn while its user is over `limits.messages_per_minute` (one notice per
