@@ -131,7 +131,7 @@ async def test_a_repeat_fires_at_each_slot(storage: Storage) -> None:  # noqa: F
     for minute in range(1, 4):
         await clock.until_sleeping()
         await clock.advance(60)
-        await _until(lambda n=minute: len(channel.delivered) == n)  # type: ignore[misc]
+        await _until(lambda n=minute: len(channel.delivered) == n)
     assert [t - channel.delivered[0][2] for *_, t in channel.delivered] == [0, 60, 120]
     stop.set()
     await asyncio.wait_for(task, 5)
