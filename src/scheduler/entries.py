@@ -35,6 +35,7 @@ class Entry:
     task: bool = False
     cron: str | None = None
     claimed_at: float | None = None
+    was_due: float | None = None  # while claimed: when it was due
     disabled: str | None = None  # why: "blocked" (the bot was blocked), ...
     meta: dict[str, Any] = field(default_factory=dict)  # chat type, thread, ...
     version: int = 0
@@ -116,7 +117,8 @@ class Entries:
             overdue = record.due_at <= now
             if not overdue and not (reclaim and current.claimed_at is not None):
                 return record
-            claimed = replace(current, claimed_at=now, due_at=now + LEASE_S)
+            was_due = current.was_due if current.claimed_at is not None else record.due_at
+            claimed = replace(current, claimed_at=now, due_at=now + LEASE_S, was_due=was_due)
             taken.append(claimed)
             return claimed.to_record()
 
@@ -137,7 +139,7 @@ class Entries:
             if not record.version:
                 return record  # cancelled meanwhile
             current = Entry.of(record)
-            return replace(current, claimed_at=None, due_at=following).to_record()
+            return replace(current, claimed_at=None, was_due=None, due_at=following).to_record()
 
         stored = await self.records.update(KIND, entry.id, change)
         return None if stored is None else Entry.of(stored)

@@ -44,7 +44,8 @@ class Reminders:
         if not self.access.is_allowed(entry.user_id):
             return NOT_ALLOWED
         target = _target(entry)
-        late = f"\n(late: this was due {local(entry.claimed_at or 0, zone(entry.zone))})"
+        was_due = entry.was_due if entry.was_due is not None else entry.created_at
+        late = f"\n(late: this was due {local(was_due, zone(entry.zone))})"
         header = f"⏰ {entry.text}" if not entry.task else f"⏰ Scheduled task: {entry.text}"
         try:
             await self.sender.send(target, Part(header + (late if item.late else "")), first=True)
