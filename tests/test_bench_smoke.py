@@ -93,3 +93,16 @@ def test_limits_benchmark_quick() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| file | none set |" in result.stdout
     assert "| file | all five set |" in result.stdout
+
+
+def test_scheduler_benchmark_quick() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.scheduler", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| 500 |" in result.stdout  # the start-up row with entries
+    assert "| on (30 messages/s) |" in result.stdout

@@ -110,12 +110,12 @@ async def start(front: Front, update: Update, context: Context) -> None:
     ):
         await _redeem(front, update, code)
     elif _admit(front, update):
-        _notice(front, update, texts.START)
+        _notice(front, update, "Hi! " + _help(front))
 
 
 async def help_command(front: Front, update: Update, _: Context) -> None:
     if _admit(front, update):
-        _notice(front, update, texts.HELP)
+        _notice(front, update, _help(front))
 
 
 async def unknown_command(front: Front, update: Update, _: Context) -> None:
@@ -233,6 +233,10 @@ async def error(update: object, context: Context) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _help(front: Front) -> str:
+    return texts.HELP + (texts.REMINDERS_HELP if front.reminders is not None else "")
 
 
 def _admit(front: Front, update: Update) -> bool:

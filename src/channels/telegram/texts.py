@@ -13,6 +13,11 @@ HELP = (
     "Admins also have /allow <user id>, /deny <user id>, /users and /invite "
     "(a one-time code a new user sends as /start <code>)."
 )
+REMINDERS_HELP = (  # with scheduler.enabled
+    '\n\nReminders: ask me, e.g. "remind me at 9 to call the dentist" or "every weekday '
+    "at 8, tell me what's on today\". /reminders lists and cancels them, /timezone sets your "
+    "time zone. /reset does not cancel them."
+)
 START = "Hi! " + HELP
 WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
