@@ -15,6 +15,7 @@ from telegram.ext import Application
 
 from src.access import Access
 from src.agents.access_commands import ADMIN_COMMANDS
+from src.agents.audit_commands import AUDIT_COMMANDS
 from src.agents.coordinator import Coordinator
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
@@ -96,9 +97,8 @@ class TelegramChannel:
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
         if self.reminders is not None:
             menu.update(handlers.SCHEDULER_COMMANDS)
-        public = [
-            BotCommand(name, text) for name, text in menu.items() if name not in ADMIN_COMMANDS
-        ]
+        admin_only = {**ADMIN_COMMANDS, **AUDIT_COMMANDS}
+        public = [BotCommand(name, text) for name, text in menu.items() if name not in admin_only]
         full = [BotCommand(name, text) for name, text in menu.items()]
         bot = self.application.bot
         try:
