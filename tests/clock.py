@@ -41,7 +41,7 @@ class TestClock:
         # Sleeps (manual mode) and timers, by deadline then order of arrival.
         self._due: list[tuple[float, int, _Timer]] = []
         self._order = itertools.count()
-        self._slept = asyncio.Event()  # set whenever a sleep starts waiting
+        self._slept = asyncio.Event()  # set whenever a sleep or a timer starts waiting
 
     def monotonic(self) -> float:
         return self._now
@@ -79,7 +79,9 @@ class TestClock:
             timer = _Timer(callback)
             asyncio.get_running_loop().call_soon(self._fire, timer)
             return timer
-        return self._at(self._now + seconds, callback)
+        timer = self._at(self._now + seconds, callback)
+        self._slept.set()  # a waiting timer counts as a sleeper (`until_sleeping`)
+        return timer
 
     @property
     def sleepers(self) -> int:

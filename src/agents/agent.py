@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.agents.types import Conversation, ReplySink, Toolbox
 from src.config import AgentConfig
@@ -31,6 +31,9 @@ from src.errors import LLMRequestRefusedError
 from src.llm.client import ChatModel, LLMResponse, Usage
 from src.ops import metrics
 from src.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from src.approval.runner import ToolRunner
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +53,21 @@ class Agent:
     """One specialised agent: a system prompt, a model, and the tools it may use."""
 
     def __init__(
-        self, config: AgentConfig, llm: ChatModel, tools: ToolRegistry, max_tool_rounds: int
+        self,
+        config: AgentConfig,
+        llm: ChatModel,
+        tools: ToolRegistry,
+        max_tool_rounds: int,
+        runner: ToolRunner | None = None,
     ) -> None:
+        """`runner` runs each tool call (asking the user first where a tool says so, and
+        auditing it: src/approval/); without one, calls go to the registry directly."""
         self.config = config
         self.name = config.name
         self.llm = llm
         self.tools = tools
         self.max_tool_rounds = max_tool_rounds
+        self.runner = runner
 
     async def run(
         self,
@@ -138,7 +149,10 @@ class Agent:
                 return AgentResult(text, usage, response.model, calls, set_aside)
             for call in tool_calls:
                 await sink.on_tool_call(call.name)
-                result = await box.registry.execute(call.name, call.arguments, box.patterns)
+                if self.runner is not None:
+                    result = await self.runner.run(box, call)
+                else:
+                    result = await box.registry.execute(call.name, call.arguments, box.patterns)
                 calls += 1
                 await conversation.add(
                     Message(

@@ -8,10 +8,12 @@ from typing import Any
 from src.access import Access
 from src.agents.access_commands import ADMIN_COMMANDS, AccessCommands
 from src.agents.agent import Agent
+from src.agents.audit_commands import AUDIT_COMMANDS, AuditCommands
 from src.agents.commands import COMMANDS, ChatCommands, parse
 from src.agents.delegation import Delegation
 from src.agents.routing import PINNED_KEY, Router
-from src.agents.types import NullSink, ReplySink, Request, Response
+from src.agents.types import NullSink, ReplySink, Request, Response, Toolbox
+from src.approval.runner import ToolRunner
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.conversation.compaction import Summariser
@@ -47,8 +49,11 @@ class Coordinator:
         self.config = config
         self.storage = storage
         self.tools = tools
+        # Every tool call runs through it: approvals and the audit trail (src/approval/). The
+        # channel gives it its Approver.
+        self.tool_runner = ToolRunner(storage.records, config.approval, config.audit, clock)
         self.agents = {
-            agent.name: Agent(agent, llm, tools, config.agents.max_tool_rounds)
+            agent.name: Agent(agent, llm, tools, config.agents.max_tool_rounds, self.tool_runner)
             for agent in config.agents.list
         }
         self.default_agent = config.agents.default
@@ -64,6 +69,7 @@ class Coordinator:
         # config's lists and the store, unread (what tests that need no allowlist get).
         self.access = access if access is not None else Access.from_config(config, storage.records)
         self.access_commands = AccessCommands(self.access, spend=self._month_spend)
+        self.audit_commands = AuditCommands(self.tool_runner.audit, self.access, config.audit.show)
 
     def conversation(self, conversation_id: str, meter: Meter | None = None) -> ConversationManager:
         return ConversationManager(
@@ -161,7 +167,7 @@ class Coordinator:
 
     def commands(self) -> dict[str, str]:
         """Chat commands the Coordinator answers itself (name -> menu description)."""
-        return {**COMMANDS, **ADMIN_COMMANDS}
+        return {**COMMANDS, **ADMIN_COMMANDS, **AUDIT_COMMANDS}
 
     async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
         """Answer one of `commands()`; `text` is the whole message ("/name args"); `user_id`
@@ -171,6 +177,8 @@ class Coordinator:
         """
         if parse(text)[0] in ADMIN_COMMANDS:
             return await self.access_commands.handle(text, user_id)
+        if parse(text)[0] in AUDIT_COMMANDS:
+            return await self.audit_commands.handle(text, user_id)
         return await self.chat_commands.handle(conversation_id, text, user_id)
 
     async def _month_spend(self, user_id: int) -> str:
@@ -211,8 +219,13 @@ class Coordinator:
             conversation.conversation_id,
             request.update_id,
         )
-        await conversation.repair()
+        await conversation.repair(self.tool_runner.finisher(self._toolbox_of))
         return None
+
+    def _toolbox_of(self, agent: str) -> Toolbox | None:
+        """An agent's own tools (a resumed tool call runs with the agent that made it)."""
+        found = self.agents.get(agent)
+        return Toolbox(self.tools, tuple(found.config.tools)) if found is not None else None
 
 
 def _context_of(request: Request) -> TurnContext:

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from src.agents.coordinator import Coordinator
 from src.agents.types import Request
+from src.approval.types import APPROVED, DENIED, ApprovalRequest, Decision
 from src.channels import failures
 from src.channels.telegram import texts
 from src.conversation.visible import is_blank
@@ -41,11 +42,32 @@ class _PrintSink:
         self.streamed = False
 
 
+class ConsoleApprover:
+    """Tools that ask first ask at the terminal: "y" approves, anything else (or the end of
+    the input) declines. The operator is at the terminal: no timeout."""
+
+    def __init__(self, stdin: TextIO, out: TextIO) -> None:
+        self.stdin = stdin
+        self.out = out
+
+    async def ask(self, request: ApprovalRequest) -> Decision:
+        self.out.write(f"\n[approve] {request.tool}\n{request.arguments}\nRun it? [y/N] ")
+        self.out.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        verdict = APPROVED if line.strip().lower() in ("y", "yes") else DENIED
+        self.out.write(f"[{verdict}]\n")
+        return Decision(verdict)
+
+    async def expired(self, request: ApprovalRequest) -> None:
+        return None
+
+
 async def run_console(
     coordinator: Coordinator, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
 ) -> None:
     """Read lines until EOF; /reset forgets the conversation, /exit quits."""
     interactive = stdin.isatty()
+    coordinator.tool_runner.approver = ConsoleApprover(stdin, out)
     while True:
         if interactive:
             out.write(PROMPT)

@@ -223,6 +223,20 @@ class AccessConfig(_Strict):
     invite_ttl_s: int = Field(86400, ge=60)  # how long an /invite code works
 
 
+class ApprovalConfig(_Strict):
+    """Asking before a tool runs (src/approval/; mcp.yml `confirm` says which tools ask)."""
+
+    timeout_s: float = Field(120, ge=5, le=86400)  # no answer by then counts as Deny
+
+
+class AuditConfig(_Strict):
+    """The record of every tool run (src/approval/audit.py)."""
+
+    keep_arguments: bool = False  # false: only a sha256 of the arguments is kept
+    retention_days: float = Field(90, gt=0)  # entries older than this are removed
+    show: int = Field(20, ge=1, le=100)  # entries /audit shows
+
+
 class Config(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LLMConfig
@@ -235,3 +249,5 @@ class Config(_Strict):
     limits: LimitsConfig = LimitsConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     access: AccessConfig = AccessConfig()
+    approval: ApprovalConfig = ApprovalConfig()
+    audit: AuditConfig = AuditConfig()

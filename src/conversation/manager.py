@@ -36,6 +36,9 @@ INTERRUPTED = "Error: this tool call was interrupted before it returned a result
 
 # Told of every model request counted in this conversation (the spend ledger's turn meter).
 Meter = Callable[[Cost], Awaitable[None]]
+# Given the assistant message and one of its calls left without a result, the call's result
+# when the caller can finish it (a call that was waiting for the user's approval), else None.
+Finish = Callable[[Message, dict[str, Any]], Awaitable[Message | None]]
 
 
 class ConversationManager:
@@ -141,8 +144,10 @@ class ConversationManager:
         if self._metadata is not None and RATIO_KEY in saved:
             self._metadata[RATIO_KEY] = saved[RATIO_KEY]
 
-    async def repair(self) -> int:
+    async def repair(self, finish: Finish | None = None) -> int:
         """Answer tool calls left without a result (a turn cut off by a crash or shutdown).
+        `finish` may answer a call itself (one that was waiting for the user's approval picks
+        up again: src/approval/); the others get an "interrupted" result.
 
         Returns how many placeholder results were stored.
         """
@@ -159,16 +164,21 @@ class ConversationManager:
             return 0
         answered = {m.tool_call_id for m in recent[last_call + 1 :]}
         missing = [i for i in recent[last_call].tool_call_ids if i not in answered]
-        if missing:
+        calls = {str(call.get("id")): call for call in recent[last_call].tool_calls or []}
+        results: list[Message] = []
+        for call_id in missing:
+            finished = await finish(recent[last_call], calls[call_id]) if finish else None
+            results.append(
+                finished or Message(role="tool", content=INTERRUPTED, tool_call_id=call_id)
+            )
+        closed = sum(1 for m in results if m.content == INTERRUPTED)
+        if closed:
             logger.warning(
-                "conversation %s: %d interrupted tool call(s) closed",
-                self.conversation_id,
-                len(missing),
+                "conversation %s: %d interrupted tool call(s) closed", self.conversation_id, closed
             )
-            await self.add(
-                *(Message(role="tool", content=INTERRUPTED, tool_call_id=i) for i in missing)
-            )
-        return len(missing)
+        if results:
+            await self.add(*results)
+        return closed
 
     async def reset(self) -> None:
         await self.store.delete_conversation(self.conversation_id)

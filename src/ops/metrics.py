@@ -28,6 +28,10 @@ TOOL_TIMEOUT = "timeout"
 TOOL_CRASHED = "crashed"  # an unexpected exception (a bug or a broken peer)
 UNKNOWN_TOOL = "unknown"  # the label for names the model made up (keeps the label set bounded)
 
+# Answers to approval questions (`record_approval`): "always" is a call an earlier
+# "Always for this tool in this chat" let through without asking.
+APPROVAL_DECISIONS = ("approved", "always", "denied", "timed_out")
+
 UPDATES_RECEIVED = Counter(
     "assistant_updates_received",
     "Telegram updates received by getUpdates.",
@@ -51,6 +55,12 @@ TOOL_CALLS = Counter(
     "assistant_tool_calls",
     "Tool calls the model made, by tool and outcome.",
     ["tool", "outcome"],
+)
+TOOL_APPROVALS = Counter(
+    "assistant_tool_approvals",
+    "Tool calls that needed the user's approval, by tool and answer "
+    "(approved, always, denied, timed_out).",
+    ["tool", "decision"],
 )
 STORE_SECONDS = Histogram(
     "assistant_store_operation_duration_seconds",
@@ -113,6 +123,11 @@ def record_tokens(model: str, prompt_tokens: int, completion_tokens: int) -> Non
 def record_tool_call(tool: str, outcome: str) -> None:
     """One tool call; pass UNKNOWN_TOOL as `tool` for names that are not registered."""
     TOOL_CALLS.labels(tool, outcome).inc()
+
+
+def record_approval(tool: str, decision: str) -> None:
+    """A gated tool call was approved, let through by "always", denied, or timed out."""
+    TOOL_APPROVALS.labels(tool, decision).inc()
 
 
 def record_store_operation(backend: str, operation: str, seconds: float, ok: bool) -> None:

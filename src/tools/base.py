@@ -20,6 +20,7 @@ class Tool(ABC):
     description: str
     parameters: dict[str, Any]
     timeout_s: float = 30.0
+    confirm: bool = False  # the user approves each call first (mcp.yml confirm; src/approval/)
 
     @abstractmethod
     async def execute(self, arguments: dict[str, Any]) -> str | ToolResult: ...

@@ -40,3 +40,8 @@ def current_turn() -> TurnContext:
     if context is None:
         raise ToolError("this tool can only be used in a conversation")
     return context
+
+
+def turn_or_none() -> TurnContext | None:
+    """The running turn, or None outside of one."""
+    return _CURRENT.get()

@@ -82,6 +82,15 @@ class ToolRegistry:
         metrics.record_tool_call(label, outcome)
         return self._cap(result)
 
+    def refusal(self, name: str, arguments: str, patterns: Iterable[str] = ("*",)) -> str | None:
+        """Why `execute` would refuse this call before running it (no such tool, arguments
+        that do not fit), or None. Asked before a user is asked to approve the call."""
+        try:
+            self._parse(self._lookup(name, patterns), arguments)
+        except ToolError as exc:
+            return str(exc)
+        return None
+
     def _lookup(self, name: str, patterns: Iterable[str]) -> Tool:
         tool = self._tools.get(name)
         if tool is None or name not in self.allowed(patterns):

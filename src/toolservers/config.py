@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -25,6 +26,9 @@ _TRANSPORTS = {
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+CONFIRM_VALUES = "use true, false, destructive or a list of globs over the server's tool names"
 
 
 class ToolFilter(_Strict):
@@ -47,6 +51,20 @@ class MCPServerConfig(_Strict):
     max_result_chars: int | None = Field(None, ge=100)
     disabled: bool = False
     tools: ToolFilter = ToolFilter()
+    # Ask the user before a tool runs (src/approval/): true (every tool), destructive (the
+    # tools the server marks destructiveHint and not readOnlyHint), or globs over the
+    # server's own tool names. `requires_auth: true` is another spelling of `confirm: true`.
+    confirm: bool | Literal["destructive"] | list[str] = False
+    requires_auth: bool = False
+
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def _confirm_value(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value == "destructive":
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+            return value
+        raise ValueError(CONFIRM_VALUES)
 
     @field_validator("type")
     @classmethod
@@ -86,6 +104,16 @@ class MCPServerConfig(_Strict):
     def transport(self) -> str:
         return "http" if self.url else "stdio"
 
+    def asks_first(self, tool: str, destructive: bool) -> bool:
+        """Whether the server's tool `tool` waits for the user's approval; `destructive`: its
+        annotations say destructiveHint and not readOnlyHint."""
+        rule = True if self.requires_auth else self.confirm
+        if isinstance(rule, bool):
+            return rule
+        if rule == "destructive":
+            return destructive
+        return any(fnmatch.fnmatchcase(tool, glob) for glob in rule)
+
 
 class HTTPToolParameter(_Strict):
     type: str = "string"
@@ -100,6 +128,12 @@ class HTTPToolConfig(_Strict):
     timeout: float = Field(10, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     parameters: dict[str, HTTPToolParameter] = Field(default_factory=dict)
+    confirm: bool = False  # ask the user before it runs (src/approval/)
+    requires_auth: bool = False  # the original plan's spelling of confirm: true
+
+    @property
+    def asks_first(self) -> bool:
+        return self.confirm or self.requires_auth
 
 
 class MCPFileConfig(_Strict):

@@ -50,6 +50,7 @@ class ListedTool:
     name: str
     description: str
     input_schema: dict[str, Any]
+    destructive: bool = False  # annotated destructiveHint and not readOnlyHint
 
 
 class MCPConnection:
@@ -294,10 +295,19 @@ async def _list_tools(client: Client) -> list[ListedTool]:
     for _ in range(MAX_TOOL_PAGES):
         page = await client.list_tools(cursor=cursor)
         tools.extend(
-            ListedTool(t.name, t.description or t.title or "", dict(t.input_schema))
+            ListedTool(
+                t.name, t.description or t.title or "", dict(t.input_schema), _destructive(t)
+            )
             for t in page.tools
         )
         cursor = page.next_cursor
         if not cursor:
             break
     return tools
+
+
+def _destructive(tool: Any) -> bool:
+    """The tool's annotations say it may destroy something: destructiveHint true and not
+    readOnlyHint true (hints a server gives about its own tools; without them, False)."""
+    hints = tool.annotations
+    return hints is not None and hints.destructive_hint is True and hints.read_only_hint is not True

@@ -41,6 +41,7 @@ class HTTPTool(Tool):
         self.description = config.description
         self.timeout_s = config.timeout
         self.parameters = parameters_schema(config)
+        self.confirm = config.asks_first
         self._config = config
         self._session = session
         self._defaults = {

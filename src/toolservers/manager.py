@@ -35,6 +35,7 @@ class ServerStatus:
     state: str  # connecting | up | down | closed | disabled | not started
     error: str | None
     tools: tuple[str, ...]  # the names the model sees
+    asking: tuple[str, ...] = ()  # those of them that wait for the user's approval
 
 
 class MCPManager:
@@ -114,8 +115,11 @@ class MCPManager:
                 result.append(ServerStatus(name, server.transport, state, None, ()))
                 continue
             tools = tuple(sorted(self._owned.get(name, ())))
+            asking = tuple(n for n in tools if getattr(self.registry.get(n), "confirm", False))
             result.append(
-                ServerStatus(name, server.transport, connection.state, connection.error, tools)
+                ServerStatus(
+                    name, server.transport, connection.state, connection.error, tools, asking
+                )
             )
         return result
 
@@ -123,7 +127,11 @@ class MCPManager:
         """Each server's state and tool names, then the plain HTTP tools (for /tools)."""
         lines = [describe(status) for status in self.status()]
         if self.config.tools:
-            lines.append(f"HTTP tools: {', '.join(sorted(self.config.tools))}")
+            names = [
+                f"{name} (asks first)" if tool.asks_first else name
+                for name, tool in sorted(self.config.tools.items())
+            ]
+            lines.append(f"HTTP tools: {', '.join(names)}")
         return "\n".join(lines) if lines else "No tool servers are configured."
 
     # -- keeping the registry in step with a server's tools ------------------------------
@@ -182,7 +190,8 @@ def describe(status: ServerStatus) -> str:
     if status.error and status.state != "up":
         head += f" - {status.error}"
     if status.tools:
-        return f"{head}; tools: {', '.join(status.tools)}"
+        asking = f"; asks first: {', '.join(status.asking)}" if status.asking else ""
+        return f"{head}; tools: {', '.join(status.tools)}{asking}"
     return f"{head}; no tools" if status.state == "up" else head
 
 

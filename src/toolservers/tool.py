@@ -17,6 +17,7 @@ class MCPTool(Tool):
         self.description = listed.description or f"The {listed.name} tool of {connection.name}."
         self.parameters = model_schema(listed.input_schema)
         self.timeout_s = connection.config.timeout
+        self.confirm = connection.config.asks_first(listed.name, listed.destructive)
         self._connection = connection
 
     async def execute(self, arguments: dict[str, Any]) -> ToolResult:

@@ -32,6 +32,7 @@ async def test_commands_are_offered_to_every_channel(tmp_path: Path, model: Fake
             "deny",
             "users",
             "invite",
+            "audit",
         }
 
 

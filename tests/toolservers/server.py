@@ -4,7 +4,8 @@
     python tests/toolservers/server.py --stdio [--record calls.txt]        # stdio
 
 `--record` appends one line per call of `record` (to prove a call was not sent twice);
-`--bad-schema` adds a tool `broken` whose input schema is invalid.
+`--bad-schema` adds a tool `broken` whose input schema is invalid. `wipe` is annotated
+destructive, `peek` destructive but read-only (for mcp.yml `confirm: destructive`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 app: MCPServer = MCPServer("misbehaving-test-server")
@@ -66,6 +68,18 @@ async def record(token: str, seconds: float = 0) -> str:
             file.write(token + "\n")
     await asyncio.sleep(seconds)
     return f"recorded {token}"
+
+
+@app.tool(annotations=ToolAnnotations(destructive_hint=True, read_only_hint=False))
+def wipe(path: str) -> str:
+    """Pretend to delete a file (annotated destructive)."""
+    return f"wiped {path}"
+
+
+@app.tool(annotations=ToolAnnotations(destructive_hint=True, read_only_hint=True))
+def peek(path: str) -> str:
+    """Read a file (annotated destructive but read-only: the hints contradict, read-only wins)."""
+    return f"peeked at {path}"
 
 
 @app.tool()

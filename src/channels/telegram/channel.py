@@ -15,10 +15,12 @@ from telegram.ext import Application
 
 from src.access import Access
 from src.agents.access_commands import ADMIN_COMMANDS
+from src.agents.audit_commands import AUDIT_COMMANDS
 from src.agents.coordinator import Coordinator
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
 from src.channels.telegram.access import RefusalThrottle
+from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.batching import batch_processor
 from src.channels.telegram.intake import Intake, LaneItem, Scheduled
 from src.channels.telegram.poller import Poller
@@ -57,6 +59,16 @@ class TelegramChannel:
         self.reminders = (
             Reminders(scheduler, access, self.sender, turns) if scheduler is not None else None
         )
+        runner = coordinator.tool_runner  # tools that ask first ask here (src/approval/)
+        self.approvals = TelegramApprover(
+            runner.pending,
+            coordinator.storage.records,
+            access,
+            self.sender,
+            config.approval.timeout_s,
+            runner.clock,
+        )
+        runner.approver = self.approvals
         self._stop_scheduler = asyncio.Event()
         self._scheduling: asyncio.Task[None] | None = None
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
@@ -72,12 +84,14 @@ class TelegramChannel:
             group_mode=config.telegram.group_mode,
             voice_enabled=config.voice.enabled,
             reminders=self.reminders,
+            approvals=self.approvals,
         )
         handlers.register(application, front, coordinator.commands())
 
     async def start(self) -> None:
         """Announce the commands and queue every turn a previous run left unanswered."""
         await self.announce_commands()
+        await self.coordinator.tool_runner.sweep()  # questions that ran out while it was down
         await self.recover()
         if self.scheduler is not None:  # entries due while the bot was down go out now
             run = self.scheduler.run(self.deliver, self._stop_scheduler)
@@ -96,9 +110,8 @@ class TelegramChannel:
         menu = {**handlers.COMMANDS, **self.coordinator.commands()}
         if self.reminders is not None:
             menu.update(handlers.SCHEDULER_COMMANDS)
-        public = [
-            BotCommand(name, text) for name, text in menu.items() if name not in ADMIN_COMMANDS
-        ]
+        admin_only = {**ADMIN_COMMANDS, **AUDIT_COMMANDS}
+        public = [BotCommand(name, text) for name, text in menu.items() if name not in admin_only]
         full = [BotCommand(name, text) for name, text in menu.items()]
         bot = self.application.bot
         try:
@@ -119,6 +132,7 @@ class TelegramChannel:
         if self._scheduling is not None:  # a delivery in flight stays claimed: sent next start
             self._scheduling.cancel()
             await asyncio.gather(self._scheduling, return_exceptions=True)
+        self.approvals.close()  # turns waiting for an answer resume after the restart
         cancelled = await self.lanes.close(SHUTDOWN_GRACE_S)
         if cancelled:
             logger.warning("%d turn(s) cut off by shutdown; they resume on restart", cancelled)

@@ -26,6 +26,8 @@ from telegram.ext import (
 from src.access import Access
 from src.channels.telegram import texts
 from src.channels.telegram.access import RefusalThrottle
+from src.channels.telegram.approvals import PREFIX as APPROVAL
+from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
@@ -63,6 +65,7 @@ class Front:
     group_mode: str
     voice_enabled: bool
     reminders: Reminders | None = None  # scheduler.enabled
+    approvals: TelegramApprover | None = None  # the buttons under approval questions
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -82,6 +85,9 @@ def register(application: Application, front: Front, coordinator_commands: Itera
         for name in SCHEDULER_COMMANDS:
             application.add_handler(CommandHandler(name, bound(channel_command), filters=new))
         application.add_handler(CallbackQueryHandler(bound(reminder_button), pattern=f"^{CANCEL}"))
+    if front.approvals is not None:
+        pattern = f"^{APPROVAL}"
+        application.add_handler(CallbackQueryHandler(bound(approval_button), pattern=pattern))
     for name in coordinator_commands:  # channel-independent commands (/agent, ...)
         application.add_handler(CommandHandler(name, bound(coordinator_command), filters=new))
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, bound(text)))
@@ -161,6 +167,26 @@ async def reminder_button(front: Front, update: Update, _: Context) -> None:
     if outcome.startswith("Cancelled") and isinstance(query.message, Message):
         text = query.message.text or ""
         await query.edit_message_text(f"{text}\n\n{outcome}" if text else outcome)
+
+
+async def approval_button(front: Front, update: Update, _: Context) -> None:
+    """Approve / Deny / Always under an approval question (src/channels/telegram/approvals.py):
+    only the user who asked, or an admin, counts."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or front.approvals is None:
+        return
+    if not front.access.is_allowed(user.id):
+        await query.answer("Sorry, this is a private assistant.")
+        return
+    try:
+        press = await front.approvals.press(query.data or "", user.id)
+    except ConversationError:
+        logger.exception("approval button of user %s failed", user.id)
+        await query.answer(texts.STORE_DOWN)
+        return
+    await query.answer(press.reply)
+    if press.outcome is not None and isinstance(query.message, Message):
+        await front.approvals.edit(query.message.chat_id, query.message.message_id, press.outcome)
 
 
 async def tools(front: Front, update: Update, context: Context) -> None:

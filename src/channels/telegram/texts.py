@@ -10,8 +10,8 @@ HELP = (
     "/model - show the models, or pick one for this chat\n"
     "/usage - tokens used, their cost, and your limits\n"
     "/help - show this message\n\n"
-    "Admins also have /allow <user id>, /deny <user id>, /users and /invite "
-    "(a one-time code a new user sends as /start <code>)."
+    "Admins also have /allow <user id>, /deny <user id>, /users, /invite "
+    "(a one-time code a new user sends as /start <code>) and /audit (the latest tool runs)."
 )
 REMINDERS_HELP = (  # with scheduler.enabled
     '\n\nReminders: ask me, e.g. "remind me at 9 to call the dentist" or "every weekday '
