@@ -12,6 +12,8 @@ from src.agents.coordinator import Coordinator
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.llm.client import LLMClient
+from src.memory.service import Memory, create_memory
+from src.memory.tools import register_memory_tools
 from src.store import Storage, create_storage
 from src.tools.builtin import CurrentTimeTool
 from src.tools.registry import ToolRegistry
@@ -50,9 +52,11 @@ class Runtime:
         return self.mcp.report()
 
 
-def build_tools(config: Config) -> ToolRegistry:
+def build_tools(config: Config, memory: Memory | None = None) -> ToolRegistry:
     registry = ToolRegistry(config.tools.max_result_chars)
     registry.register(CurrentTimeTool(config.tools.default_timezone))
+    if memory is not None:  # remember, forget, recall
+        register_memory_tools(registry, memory)
     return registry
 
 
@@ -73,8 +77,9 @@ async def open_runtime(
         await storage.close()
         raise
     llm = LLMClient(config.llm)
-    tools = build_tools(config)
-    coordinator = Coordinator(config, storage, llm, tools, clock, access=access)
+    memory = create_memory(config, storage.records, clock)
+    tools = build_tools(config, memory)
+    coordinator = Coordinator(config, storage, llm, tools, clock, access=access, memory=memory)
     runtime = Runtime(config, storage, access, llm, tools, coordinator)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays

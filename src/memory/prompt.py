@@ -4,9 +4,10 @@ The block is delimited by a header and an end line. The header says what the lin
 that they are data, not instructions; each fact is one line holding one JSON object (its id
 and its text, JSON-escaped), so no fact can add a line, end the block early or pass for the
 header. When all the facts fit `memory.max_prompt_chars`, all are shown, newest first.
-When they do not, the facts most relevant to the current message (BM25, up to half the
-budget) are chosen first, then the newest fill the rest; they are shown newest first, and
-the header says how many are left out and that the `recall` tool reaches them.
+When they do not, the facts most relevant to the current message (BM25, scoring at least
+30% of the best, up to half the budget) are chosen first, then the newest fill the rest;
+they are shown newest first, and the header says how many are left out and that the
+`recall` tool reaches them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ PARTIAL = (
 )
 END = "## End of memory"
 RELEVANT_SHARE = 0.5  # of the room for lines, what the most relevant facts may take first
+# A fact counts as relevant with at least this share of the best score: a fact that shares
+# only a common word with the message is not worth more than a newer one.
+RELEVANT_FLOOR = 0.3
 SHORTEST_LINE = 30  # `{"id": "<12>", "fact": "x"}`: less room than this holds no fact
 
 
@@ -58,7 +62,9 @@ def _choose(facts: UserFacts, message: str, room: int) -> list[Fact]:
             chosen[fact.id] = fact
             used += size
 
-    relevant = [fact for _, fact in facts.search(message, limit=room // SHORTEST_LINE + 1)]
+    found = facts.search(message, limit=room // SHORTEST_LINE + 1)
+    floor = found[0][0] * RELEVANT_FLOOR if found else 0.0
+    relevant = [fact for score, fact in found if score >= floor]
     for fact in relevant:
         if room * RELEVANT_SHARE - used < SHORTEST_LINE:
             break

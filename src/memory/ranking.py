@@ -21,18 +21,19 @@ K1 = 1.2
 B = 0.75
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
-    "a an and are as at be but by do does did for from has have had he her his i i'm in is "
-    "it its me my of on or our she so that the their them they this to was we were what when "
-    "where which who will with you your".split()
+    "an and are as at be but by do does did for from has have had he her his in is it its me "
+    "my of on or our she so that the their them they this to was we were what when where "
+    "which who will with you your user".split()  # facts are often about "the user"
 )
 
 
 def terms(text: str) -> list[str]:
-    """The words BM25 counts: case-folded, a trailing plural "s" removed, stopwords out."""
+    """The words BM25 counts: case-folded, a trailing plural "s" removed; stopwords and
+    single Latin letters (the "s" of "Emma's", the "t" of "don't") out."""
     words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
     found = []
     for word in words:
-        if word in STOPWORDS:
+        if word in STOPWORDS or (len(word) == 1 and word.isascii() and word.isalpha()):
             continue
         if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]

@@ -1,0 +1,79 @@
+"""Memory for a turn: whose facts apply, and the block that carries them to the model.
+
+Facts belong to the Telegram user, not to a chat: their private chat and the groups they
+use the bot in share them. In a group only the speaking user's facts are used, and only
+with `memory.in_groups` on (else there is no block and the tools say memory is off in
+groups). The console's operator has a memory of their own under `CONSOLE_OWNER` (0).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from src.clock import SYSTEM_CLOCK, Clock
+from src.config import Config, MemoryConfig
+from src.errors import ConversationError, FactRefusedError
+from src.memory.facts import CONSOLE_OWNER, is_group
+from src.memory.prompt import memory_block
+from src.memory.store import FactStore
+from src.store.records import RecordStore
+from src.tools.context import TurnContext
+
+logger = logging.getLogger(__name__)
+
+OFF_IN_GROUPS = (
+    "memory is off in group chats (memory.in_groups in config.yml); the user can ask in "
+    "their private chat with the assistant"
+)
+
+
+class Memory:
+    def __init__(
+        self,
+        config: MemoryConfig,
+        records: RecordStore,
+        clock: Clock = SYSTEM_CLOCK,
+        refresh_s: float | None = None,
+    ) -> None:
+        self.config = config
+        self.store = FactStore(records, config, clock, refresh_s)
+
+    def owner(self, context: TurnContext) -> int | None:
+        """Whose memory this turn uses; None where it is off (a group, unless in_groups)."""
+        if is_group(context.chat_type, context.conversation_id) and not self.config.in_groups:
+            return None
+        return CONSOLE_OWNER if context.user_id is None else context.user_id
+
+    def owner_for_tool(self, context: TurnContext) -> int:
+        owner = self.owner(context)
+        if owner is None:
+            raise FactRefusedError(OFF_IN_GROUPS)
+        return owner
+
+    async def block(self, context: TurnContext, message: str) -> str | None:
+        """The memory block for this turn's system message, or None (no facts, memory off
+        here, or the store failing: the turn goes on without it)."""
+        owner = self.owner(context)
+        if owner is None or self.config.max_prompt_chars <= 0:
+            return None
+        try:
+            facts = await self.store.user(owner)
+        except ConversationError as exc:
+            logger.warning(
+                "conversation %s: memory not read (%s); answering without it",
+                context.conversation_id,
+                exc,
+            )
+            return None
+        return memory_block(facts, message, self.config.max_prompt_chars)
+
+
+def create_memory(
+    config: Config, records: RecordStore, clock: Clock = SYSTEM_CLOCK
+) -> Memory | None:
+    """The memory of config.yml's `memory` section; None when it is off. On DynamoDB other
+    replicas may write facts too, so a user's cached facts are reread after `refresh_s`."""
+    if not config.memory.enabled:
+        return None
+    refresh_s = config.memory.refresh_s if config.store.type == "dynamodb" else None
+    return Memory(config.memory, records, clock, refresh_s)
