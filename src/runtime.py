@@ -37,6 +37,8 @@ class Runtime:
 
     async def close(self) -> None:
         try:
+            if self.coordinator.memory is not None:  # its background extractions
+                await self.coordinator.memory.close()
             if self.mcp is not None:
                 await self.mcp.close()
         finally:
@@ -77,7 +79,7 @@ async def open_runtime(
         await storage.close()
         raise
     llm = LLMClient(config.llm)
-    memory = create_memory(config, storage.records, clock)
+    memory = create_memory(config, storage.records, clock, llm)
     tools = build_tools(config, memory)
     coordinator = Coordinator(config, storage, llm, tools, clock, access=access, memory=memory)
     runtime = Runtime(config, storage, access, llm, tools, coordinator)

@@ -73,13 +73,15 @@ async def direct(
     storage = create_storage(config.store)
     await storage.open()
     llm = LLMClient(config.llm)
-    memory = create_memory(config, storage.records)
+    memory = create_memory(config, storage.records, llm=llm)
     registry = build_tools(config, memory)
     for tool in tools or []:
         registry.register(tool)
     try:
         yield Direct(Coordinator(config, storage, llm, registry, memory=memory))
     finally:
+        if memory is not None:
+            await memory.close()
         await llm.aclose()
         await storage.close()
 

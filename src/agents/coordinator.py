@@ -156,6 +156,10 @@ class Coordinator:
             stop=meter.stop_note,
             memory=await self.memory.block(current_turn(), request.text) if self.memory else None,
         )
+        if self.memory is not None:  # memory.auto_extract: facts noticed, in the background
+            self.memory.after_turn(
+                current_turn(), request.text, result.text, conversation.record_usage
+            )
         return Response(
             text=result.text.strip() or NO_ANSWER,
             usage=result.usage,

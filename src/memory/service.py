@@ -8,11 +8,14 @@ groups). The console's operator has a memory of their own under `CONSOLE_OWNER` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config, MemoryConfig
 from src.errors import ConversationError, FactRefusedError
+from src.llm.client import ChatModel
+from src.memory.extract import Extractor, Record
 from src.memory.facts import CONSOLE_OWNER, is_group
 from src.memory.prompt import memory_block
 from src.memory.store import FactStore
@@ -37,6 +40,8 @@ class Memory:
     ) -> None:
         self.config = config
         self.store = FactStore(records, config, clock, refresh_s)
+        self.extractor: Extractor | None = None  # auto_extract
+        self._tasks: set[asyncio.Task[list[str]]] = set()
 
     def owner(self, context: TurnContext) -> int | None:
         """Whose memory this turn uses; None where it is off (a group, unless in_groups)."""
@@ -67,13 +72,51 @@ class Memory:
             return None
         return memory_block(facts, message, self.config.max_prompt_chars)
 
+    def after_turn(self, context: TurnContext, said: str, answer: str, record: Record) -> None:
+        """With auto_extract, start this turn's fact extraction in the background (`record`
+        counts its model call); without it, nothing at all."""
+        owner = self.owner(context)
+        if self.extractor is None or owner is None or not answer.strip():
+            return
+        work = self.extractor.run(owner, context.conversation_id, said, answer, record)
+        task = asyncio.create_task(work, name=f"memory-extract-{context.conversation_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[list[str]]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("fact extraction failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait for the extractions running now (tests, and `close`)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Give running extractions `timeout_s` to finish, then cancel them."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
 
 def create_memory(
-    config: Config, records: RecordStore, clock: Clock = SYSTEM_CLOCK
+    config: Config,
+    records: RecordStore,
+    clock: Clock = SYSTEM_CLOCK,
+    llm: ChatModel | None = None,
 ) -> Memory | None:
     """The memory of config.yml's `memory` section; None when it is off. On DynamoDB other
-    replicas may write facts too, so a user's cached facts are reread after `refresh_s`."""
+    replicas may write facts too, so a user's cached facts are reread after `refresh_s`.
+    With auto_extract, `llm` runs the extraction (the classifier's model, else llm.model)."""
     if not config.memory.enabled:
         return None
     refresh_s = config.memory.refresh_s if config.store.type == "dynamodb" else None
-    return Memory(config.memory, records, clock, refresh_s)
+    memory = Memory(config.memory, records, clock, refresh_s)
+    if config.memory.auto_extract and llm is not None:
+        model = config.agents.classifier.model or config.llm.model
+        memory.extractor = Extractor(llm, model, memory.store)
+    return memory

@@ -14,6 +14,7 @@ import pytest
 from src.channels.telegram import texts
 from src.config import FileStoreConfig, StoreConfig
 from src.memory.commands import FORGET_USAGE, PRIVATE_ONLY
+from src.memory.extract import PROMPT as EXTRACT_PROMPT
 from src.memory.facts import KIND, Fact, fact_id, record_key, to_data
 from src.memory.prompt import END
 from src.store import Record, create_storage
@@ -25,6 +26,7 @@ ADA, BOB = 4242, 5353  # ADA is the harness's owner
 GROUP = -100500
 PEOPLE = {"allowed_user_ids": [ADA, BOB]}
 ADA_NAME = "The user's name is Ada"
+USAGE = {"prompt_tokens": 100, "completion_tokens": 10}
 
 
 async def say(bots: BotRunner, text: str, user: int = OWNER, chat: int | None = None) -> str:
@@ -244,3 +246,22 @@ async def test_help_says_reset_keeps_the_memory_and_memory_can_be_turned_off(
         for t in bots.model.last_request()["tools"]
     )
     assert (await say(bots, "/memory")).startswith("I don't know that command.")
+
+
+async def test_auto_extract_notices_a_fact_and_usage_counts_the_call(bots: BotRunner) -> None:
+    def handler(body: dict[str, Any]) -> Reply:
+        if system_of(body) == EXTRACT_PROMPT:
+            return Reply(text='["The user is vegetarian"]', usage=USAGE)
+        return Reply(text="Try a lentil curry.", usage=USAGE)
+
+    bots.model.set_handler(handler)
+    bot = await bots.start(memory={"auto_extract": True})
+    assert await say(bots, "I'm vegetarian, what's for dinner?") == "Try a lentil curry."
+    runtime = bot.service.runtime
+    assert runtime is not None and runtime.coordinator.memory is not None
+    await runtime.coordinator.memory.idle()
+    assert "The user is vegetarian (" in await say(bots, "/memory")
+    usage = await say(bots, "/usage")
+    assert usage.startswith("This chat used 2 model request(s):")
+    await say(bots, "and tomorrow?")
+    assert remembered(bots, index=2) == ["The user is vegetarian"]
