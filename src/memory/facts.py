@@ -48,6 +48,8 @@ class Fact:
 def clean(text: str) -> str:
     """The text as it is kept: control characters become spaces (newlines too: one fact is
     one line), bidirectional overrides go, runs of white space become one space."""
+    if text.isprintable() and "  " not in text and text.strip() == text:
+        return text  # already clean (printable excludes control, format and separator chars)
     chars = []
     for char in text.translate(_BIDI):
         category = unicodedata.category(char)

@@ -12,6 +12,8 @@ they are shown newest first, and the header says how many are left out and that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from src.memory.facts import Fact
 from src.memory.store import UserFacts
 
@@ -31,6 +33,7 @@ RELEVANT_SHARE = 0.5  # of the room for lines, what the most relevant facts may 
 # only a common word with the message is not worth more than a newer one.
 RELEVANT_FLOOR = 0.3
 SHORTEST_LINE = 30  # `{"id": "<12>", "fact": "x"}`: less room than this holds no fact
+MISSES = 16  # facts in a row that do not fit the room left: the block is as full as it gets
 
 
 def memory_block(facts: UserFacts, message: str, max_chars: int) -> str | None:
@@ -55,28 +58,30 @@ def _choose(facts: UserFacts, message: str, room: int) -> list[Fact]:
     chosen: dict[str, Fact] = {}
     used = 0
 
-    def take(fact: Fact, limit: int) -> None:
+    def fill(candidates: Iterable[Fact], limit: int) -> None:
+        """Take candidates in order while they fit; stop when the room left is too small
+        for any fact, or after MISSES candidates in a row did not fit."""
         nonlocal used
-        size = len(fact.line) + 1
-        if fact.id not in chosen and used + size <= limit:
+        misses = 0
+        for fact in candidates:
+            if limit - used < SHORTEST_LINE or misses >= MISSES:
+                return
+            size = len(fact.line) + 1
+            if fact.id in chosen:
+                continue
+            if used + size > limit:
+                misses += 1
+                continue
             chosen[fact.id] = fact
             used += size
+            misses = 0
 
     found = facts.search(message, limit=room // SHORTEST_LINE + 1)
     floor = found[0][0] * RELEVANT_FLOOR if found else 0.0
     relevant = [fact for score, fact in found if score >= floor]
-    for fact in relevant:
-        if room * RELEVANT_SHARE - used < SHORTEST_LINE:
-            break
-        take(fact, int(room * RELEVANT_SHARE))
-    for fact in facts.newest():
-        if room - used < SHORTEST_LINE:
-            break
-        take(fact, room)
-    for fact in relevant:  # the newest did not fill it: more of the relevant ones
-        if room - used < SHORTEST_LINE:
-            break
-        take(fact, room)
+    fill(relevant, int(room * RELEVANT_SHARE))
+    fill(facts.newest(), room)
+    fill(relevant, room)  # the newest did not fill it: more of the relevant ones
     return list(chosen.values())
 
 

@@ -15,6 +15,7 @@ one of its own. A bounded number of users are cached (the least recently used le
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -86,12 +87,10 @@ class UserFacts:
     def search(self, query: str, limit: int) -> list[tuple[float, Fact]]:
         """The facts that share words with `query`, most relevant first (ties: newest)."""
         scored = self.index.scores(query)
-        ranked = sorted(
-            ((score, self._facts[key]) for key, score in scored.items()),
-            key=lambda pair: (pair[0], pair[1].updated),
-            reverse=True,
+        best = heapq.nlargest(
+            limit, scored.items(), key=lambda item: (item[1], self._facts[item[0]].updated)
         )
-        return ranked[:limit]
+        return [(score, self._facts[key]) for key, score in best]
 
 
 class FactStore:
