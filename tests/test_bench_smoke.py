@@ -93,3 +93,16 @@ def test_limits_benchmark_quick() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| file | none set |" in result.stdout
     assert "| file | all five set |" in result.stdout
+
+
+def test_memory_benchmark_quick() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.memory", "--quick", "--backends", "file"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| file | 0 |" in result.stdout
+    assert "| file | 500 |" in result.stdout
