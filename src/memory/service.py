@@ -44,14 +44,19 @@ class Memory:
         self._tasks: set[asyncio.Task[list[str]]] = set()
 
     def owner(self, context: TurnContext) -> int | None:
-        """Whose memory this turn uses; None where it is off (a group, unless in_groups)."""
+        """Whose memory this turn uses; None where it is off (a group, unless in_groups; a
+        turn without a user that is not the console's)."""
         if is_group(context.chat_type, context.conversation_id) and not self.config.in_groups:
             return None
-        return CONSOLE_OWNER if context.user_id is None else context.user_id
+        if context.user_id is None:
+            return CONSOLE_OWNER if context.chat_type == "console" else None
+        return context.user_id
 
     def owner_for_tool(self, context: TurnContext) -> int:
         owner = self.owner(context)
         if owner is None:
+            if context.user_id is None and context.chat_type != "console":
+                raise FactRefusedError("memory belongs to a user, and this turn has none")
             raise FactRefusedError(OFF_IN_GROUPS)
         return owner
 

@@ -30,6 +30,8 @@ async def test_the_console_remembers_under_its_own_owner(tmp_path: Path, model: 
         assert listing.startswith("I remember 1 fact about you:")
         await bot.ask("hello")  # user 1: a memory of their own, empty
         assert "## Memory" not in system_prompt(model.last_request())
+        await console.process_request(Request("c2", "no user, not the console"))
+        assert "## Memory" not in system_prompt(model.last_request())  # nobody's memory
 
 
 async def test_a_memory_that_cannot_be_read_leaves_the_turn_without_it(
