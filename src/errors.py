@@ -48,6 +48,11 @@ class ToolNotFoundError(ToolError):
     """The model called a tool that does not exist (or is not allowed)."""
 
 
+class FactRefusedError(ToolError):
+    """Memory does not take this fact (empty, too long, the user's memory is full, or memory
+    is off in this chat); the message says why, for the model (src/memory/)."""
+
+
 # -- the user -----------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from src.agents.coordinator import Coordinator
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.llm.client import LLMClient
+from src.memory.service import Memory, create_memory
+from src.memory.tools import register_memory_tools
 from src.scheduler.entries import Entries, UserZones
 from src.scheduler.runner import Scheduler
 from src.scheduler.tools import scheduler_tools
@@ -41,6 +43,8 @@ class Runtime:
 
     async def close(self) -> None:
         try:
+            if self.coordinator.memory is not None:  # its background extractions
+                await self.coordinator.memory.close()
             if self.mcp is not None:
                 await self.mcp.close()
         finally:
@@ -56,9 +60,11 @@ class Runtime:
         return self.mcp.report()
 
 
-def build_tools(config: Config) -> ToolRegistry:
+def build_tools(config: Config, memory: Memory | None = None) -> ToolRegistry:
     registry = ToolRegistry(config.tools.max_result_chars)
     registry.register(CurrentTimeTool(config.tools.default_timezone))
+    if memory is not None:  # remember, forget, recall
+        register_memory_tools(registry, memory)
     return registry
 
 
@@ -94,9 +100,10 @@ async def open_runtime(
         await storage.close()
         raise
     llm = LLMClient(config.llm)
-    tools = build_tools(config)
+    memory = create_memory(config, storage.records, clock, llm)
+    tools = build_tools(config, memory)
     scheduler = build_scheduler(config, storage, tools, clock)
-    coordinator = Coordinator(config, storage, llm, tools, clock, access=access)
+    coordinator = Coordinator(config, storage, llm, tools, clock, access=access, memory=memory)
     runtime = Runtime(config, storage, access, llm, tools, coordinator, scheduler=scheduler)
     if mcp is not None and (mcp.enabled_servers() or mcp.tools):
         # Imported only now: the mcp SDK takes a while to load. A server that is down delays

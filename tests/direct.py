@@ -13,6 +13,7 @@ from src.agents.coordinator import Coordinator
 from src.agents.types import Request, Response
 from src.config import Config, validate_model
 from src.llm.client import LLMClient
+from src.memory.service import create_memory
 from src.runtime import build_tools
 from src.store import create_storage
 from src.tools.base import Tool
@@ -72,12 +73,15 @@ async def direct(
     storage = create_storage(config.store)
     await storage.open()
     llm = LLMClient(config.llm)
-    registry = build_tools(config)
+    memory = create_memory(config, storage.records, llm=llm)
+    registry = build_tools(config, memory)
     for tool in tools or []:
         registry.register(tool)
     try:
-        yield Direct(Coordinator(config, storage, llm, registry))
+        yield Direct(Coordinator(config, storage, llm, registry, memory=memory))
     finally:
+        if memory is not None:
+            await memory.close()
         await llm.aclose()
         await storage.close()
 

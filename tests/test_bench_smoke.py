@@ -100,3 +100,8 @@ def test_scheduler_benchmark_quick() -> None:
     out = run_bench("bench.scheduler", "--quick")
     assert "| 500 |" in out  # the start-up row with entries
     assert "| on (30 messages/s) |" in out
+
+
+def test_memory_benchmark_quick() -> None:
+    out = run_bench("bench.memory", "--quick", "--backends", "file")
+    assert "| file | 0 |" in out and "| file | 500 |" in out

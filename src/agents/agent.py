@@ -79,6 +79,7 @@ class Agent:
         notes: dict[str, Any] | None = None,
         model: str | None = None,
         stop: Callable[[], str | None] | None = None,
+        memory: str | None = None,
     ) -> AgentResult:
         """Run the loop on the conversation as it stands; every step is stored as it happens.
 
@@ -88,23 +89,26 @@ class Agent:
         `toolbox` replaces the agent's own tools (delegation adds ask_<agent> tools).
         `model` replaces the agent's model (a chat's /model pin). `stop`, asked after each
         model call that wants tools, returns a note when the turn must end there (a spend
-        limit was crossed): the tools are not run and the note ends the answer.
+        limit was crossed): the tools are not run and the note ends the answer. `memory`
+        (the user's facts, src/memory/prompt.py) follows the system prompt in the system
+        message.
         """
         box = toolbox or Toolbox(self.tools, tuple(self.config.tools))
         schemas = box.registry.schemas(box.patterns) or None
         usage = Usage()
         calls = 0
         set_aside = False  # this turn runs without the earlier history
+        prompt = "\n\n".join(p for p in (self.config.system_prompt, memory) if p) or None
         for round_number in range(self.max_tool_rounds + 1):
             final_round = round_number == self.max_tool_rounds
-            window = await conversation.request_window(self.config.system_prompt, schemas)
+            window = await conversation.request_window(prompt, schemas)
             sent: Window | None = window  # the estimate to learn from
             mark: list[Message] = []
             try:
                 response = await self._ask(window.messages, schemas, final_round, sink, model)
             except LLMRequestRefusedError as exc:
                 # Once set aside, the windows start at this turn (the record is stored).
-                alone = self._current_turn(window.messages)
+                alone = self._current_turn(window.messages, prompt)
                 if alone == window.messages:
                     raise  # nothing of the history was in it: the turn itself is refused
                 where = getattr(conversation, "conversation_id", "?")
@@ -208,10 +212,11 @@ class Agent:
             on_delta=sink.on_delta,
         )
 
-    def _current_turn(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _current_turn(
+        self, messages: list[dict[str, Any]], prompt: str | None
+    ) -> list[dict[str, Any]]:
         """The system prompt and the messages from the last user message on."""
         last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
-        prompt = self.config.system_prompt
         system = [{"role": "system", "content": prompt}] if prompt else []
         return system + messages[last_user:]
 

@@ -26,9 +26,11 @@ from src.errors import EmptyMessageError, LimitReachedError, LLMContentRefusedEr
 from src.limits.policy import TurnMeter, create_limits
 from src.limits.report import month_summary
 from src.llm.client import ChatModel
+from src.memory.commands import MEMORY_COMMANDS, MemoryCommands
+from src.memory.service import Memory
 from src.ops import metrics
 from src.store import Storage
-from src.tools.context import TurnContext, turn_context
+from src.tools.context import TurnContext, current_turn, turn_context
 from src.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Coordinator:
         tools: ToolRegistry,
         clock: Clock = SYSTEM_CLOCK,
         access: Access | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -70,6 +73,9 @@ class Coordinator:
         self.access = access if access is not None else Access.from_config(config, storage.records)
         self.access_commands = AccessCommands(self.access, spend=self._month_spend)
         self.audit_commands = AuditCommands(self.tool_runner.audit, self.access, config.audit.show)
+        # Long-term memory (src/memory/): None when memory.enabled is off.
+        self.memory = memory
+        self.memory_commands = MemoryCommands(memory) if memory is not None else None
 
     def conversation(self, conversation_id: str, meter: Meter | None = None) -> ConversationManager:
         return ConversationManager(
@@ -154,7 +160,12 @@ class Coordinator:
             notes=notes,
             model=self.chat_commands.pinned_model(metadata),
             stop=meter.stop_note,
+            memory=await self.memory.block(current_turn(), request.text) if self.memory else None,
         )
+        if self.memory is not None:  # memory.auto_extract: facts noticed, in the background
+            self.memory.after_turn(
+                current_turn(), request.text, result.text, conversation.record_usage
+            )
         return Response(
             text=result.text.strip() or NO_ANSWER,
             usage=result.usage,
@@ -167,7 +178,8 @@ class Coordinator:
 
     def commands(self) -> dict[str, str]:
         """Chat commands the Coordinator answers itself (name -> menu description)."""
-        return {**COMMANDS, **ADMIN_COMMANDS, **AUDIT_COMMANDS}
+        memory = MEMORY_COMMANDS if self.memory_commands is not None else {}
+        return {**COMMANDS, **memory, **ADMIN_COMMANDS, **AUDIT_COMMANDS}
 
     async def handle_command(self, conversation_id: str, text: str, user_id: int | None) -> str:
         """Answer one of `commands()`; `text` is the whole message ("/name args"); `user_id`
@@ -179,6 +191,8 @@ class Coordinator:
             return await self.access_commands.handle(text, user_id)
         if parse(text)[0] in AUDIT_COMMANDS:
             return await self.audit_commands.handle(text, user_id)
+        if self.memory_commands is not None and parse(text)[0] in MEMORY_COMMANDS:
+            return await self.memory_commands.handle(conversation_id, text, user_id)
         return await self.chat_commands.handle(conversation_id, text, user_id)
 
     async def _month_spend(self, user_id: int) -> str:

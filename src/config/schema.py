@@ -237,6 +237,18 @@ class AuditConfig(_Strict):
     show: int = Field(20, ge=1, le=100)  # entries /audit shows
 
 
+class MemoryConfig(_Strict):
+    """Long-term memory: facts each user asked the assistant to keep (src/memory/)."""
+
+    enabled: bool = True  # the remember/forget/recall tools, /memory, /forget, the prompt block
+    max_prompt_chars: int = Field(2000, ge=0)  # the block in the system message; 0 = none
+    max_facts_per_user: int = Field(5000, ge=1, le=100_000)
+    max_fact_chars: int = Field(500, ge=20, le=4000)  # a longer fact is refused
+    in_groups: bool = False  # in groups: the speaking user's memory only, when on
+    auto_extract: bool = False  # after each turn a cheap model call proposes facts
+    refresh_s: float = Field(60, ge=0)  # DynamoDB: reread a user's facts after this long
+
+
 class Config(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LLMConfig
@@ -251,3 +263,4 @@ class Config(_Strict):
     access: AccessConfig = AccessConfig()
     approval: ApprovalConfig = ApprovalConfig()
     audit: AuditConfig = AuditConfig()
+    memory: MemoryConfig = MemoryConfig()

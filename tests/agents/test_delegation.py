@@ -171,5 +171,6 @@ async def test_single_agent_config_offers_no_ask_tools(tmp_path: Path, model: Fa
     agents = {**DELEGATE, "list": [agent("lead", ["*"])]}
     async with direct(tmp_path, model, agents=agents) as bot:
         await bot.ask("hi")
-    assert tool_names(model.last_request()) == ["get_current_time"]
+    builtins = ["forget", "get_current_time", "recall", "remember"]  # memory's and the clock
+    assert tool_names(model.last_request()) == builtins
     assert json.dumps(model.last_request()).count("ask_") == 0

@@ -5,7 +5,9 @@ The console channel shows the same texts for the same failures (src/channels/fai
 
 HELP = (
     "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
-    "/reset - forget this conversation and start fresh\n"
+    "/reset - forget this conversation and start fresh (not what I remember about you)\n"
+    "/memory - what I remember about you, kept across conversations\n"
+    "/forget <id> - make me forget one of those facts; /forget all - all of them\n"
     "/agent - show the assistants, or pin one for this chat\n"
     "/model - show the models, or pick one for this chat\n"
     "/usage - tokens used, their cost, and your limits\n"
