@@ -240,7 +240,7 @@ class AuditConfig(_Strict):
 class MemoryConfig(_Strict):
     """Long-term memory: facts each user asked the assistant to keep (src/memory/)."""
 
-    enabled: bool = True  # the remember/forget/recall tools, /memory, /forget, the prompt block
+    enabled: bool = False  # config.yml turns it on; off keeps older configs as they were
     max_prompt_chars: int = Field(2000, ge=0)  # the block in the system message; 0 = none
     max_facts_per_user: int = Field(5000, ge=1, le=100_000)
     max_fact_chars: int = Field(500, ge=20, le=4000)  # a longer fact is refused

@@ -28,8 +28,6 @@ async def test_commands_are_offered_to_every_channel(tmp_path: Path, model: Fake
             "agent",
             "usage",
             "model",
-            "memory",
-            "forget",
             "allow",
             "deny",
             "users",
@@ -84,8 +82,7 @@ async def test_an_existing_tool_named_like_an_ask_tool_wins(
     agents = {**AGENTS, "routing": "delegate"}
     async with direct(tmp_path, model, tools=[TextTool("ask_coder")], agents=agents) as bot:
         await bot.ask("hi")
-    builtins = ["forget", "get_current_time", "recall", "remember"]
-    assert tool_names(model.last_request()) == ["ask_coder", *builtins]
+    assert tool_names(model.last_request()) == ["ask_coder", "get_current_time"]
     assert "tool ask_coder exists already; agent coder cannot be asked" in caplog.text
 
 

@@ -171,6 +171,5 @@ async def test_single_agent_config_offers_no_ask_tools(tmp_path: Path, model: Fa
     agents = {**DELEGATE, "list": [agent("lead", ["*"])]}
     async with direct(tmp_path, model, agents=agents) as bot:
         await bot.ask("hi")
-    builtins = ["forget", "get_current_time", "recall", "remember"]  # memory's and the clock
-    assert tool_names(model.last_request()) == builtins
+    assert tool_names(model.last_request()) == ["get_current_time"]
     assert json.dumps(model.last_request()).count("ask_") == 0

@@ -73,10 +73,7 @@ def conversation_config(**compaction: Any) -> dict[str, Any]:
             "max_context_tokens": BUDGET,
             "max_history_messages": 60,
             "compaction": {"summary_tokens": 150, **compaction},
-        },
-        # The margins below were set with one built-in tool (get_current_time); memory's
-        # three tool definitions change the request mix the ratio is learnt from.
-        "memory": {"enabled": False},
+        }
     }
 
 

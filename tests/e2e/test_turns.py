@@ -130,7 +130,7 @@ async def test_tool_call_runs_through_the_registry(bots: BotRunner) -> None:
     assert second[-2]["tool_calls"][0]["function"]["name"] == "get_current_time"
     assert second[-1]["role"] == "tool" and "+05:30" in second[-1]["content"]
     tools = [t["function"]["name"] for t in bots.model.chat_requests()[0]["tools"]]
-    assert tools == ["forget", "get_current_time", "recall", "remember"]  # the built-ins
+    assert tools == ["get_current_time"]
     assert not bots.model.invalid_requests
 
 

@@ -15,7 +15,7 @@ from tests.peers.openai_server import FakeOpenAI, Reply
 
 
 async def test_the_console_remembers_under_its_own_owner(tmp_path: Path, model: FakeOpenAI) -> None:
-    async with direct(tmp_path, model) as bot:
+    async with direct(tmp_path, model, memory={"enabled": True}) as bot:
         console = bot.coordinator
         model.enqueue(Reply.tool("remember", fact="The operator drinks tea"), Reply(text="Ok."))
         await console.process_request(Request("console", "remember: tea", source="console"))
@@ -37,7 +37,7 @@ async def test_the_console_remembers_under_its_own_owner(tmp_path: Path, model: 
 async def test_a_memory_that_cannot_be_read_leaves_the_turn_without_it(
     tmp_path: Path, model: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with direct(tmp_path, model) as bot:
+    async with direct(tmp_path, model, memory={"enabled": True}) as bot:
         memory = bot.coordinator.memory
         assert memory is not None
         memory.store.records = _Failing()  # type: ignore[assignment]

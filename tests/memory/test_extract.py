@@ -15,7 +15,7 @@ from tests.peers.openai_server import FakeOpenAI, Reply
 
 USAGE = {"prompt_tokens": 100, "completion_tokens": 10}
 AUTO: dict[str, Any] = {
-    "memory": {"auto_extract": True},
+    "memory": {"enabled": True, "auto_extract": True},
     "agents": {"classifier": {"model": "cheap-model"}},
 }
 
@@ -79,7 +79,7 @@ async def test_facts_are_noticed_after_the_turn_and_the_call_is_counted(
 
 async def test_off_means_no_extra_call(tmp_path: Path, model: FakeOpenAI) -> None:
     model.set_handler(extraction('["Should never be asked"]'))
-    async with direct(tmp_path, model) as bot:
+    async with direct(tmp_path, model, memory={"enabled": True}) as bot:
         await bot.ask("I'm vegetarian")
         await bot.ask("I live in Lyon")
     assert model.request_count == 2

@@ -116,7 +116,7 @@ async def test_a_server_that_never_comes_up_delays_nothing(
     assert await turn(bots, Reply(text="hello without tools")) == "hello without tools"
     assert connections["hung"].state == "connecting"  # still waiting for its first answer
     offered = [t["function"]["name"] for t in bots.model.chat_requests()[0]["tools"]]
-    assert offered == ["forget", "get_current_time", "recall", "remember"]  # the built-ins
+    assert offered == ["get_current_time"]
 
     await mcp_peers.ours(port=late_port)  # comes up later: retried in the background
     await wait_until(lambda: connections["late"].state == "up", timeout=20)
