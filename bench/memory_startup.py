@@ -26,6 +26,7 @@ Prints markdown tables. The budget (issue 8) is in the last column.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import platform
@@ -45,6 +46,8 @@ if not __package__:  # run as `python bench/<name>.py`: import from the reposito
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench.harness import compile_ahead
+from bench.scheduler import fill
+from tests.harness import merge
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
 
@@ -52,6 +55,19 @@ ROOT = Path(__file__).resolve().parent.parent
 OWNER = 4242
 FIRST_USER = 100_000  # the N conversations are users FIRST_USER .. FIRST_USER + N - 1
 MB = 1024 * 1024
+ALL_FEATURES: dict[str, object] = {
+    "memory": {"enabled": True},
+    "scheduler": {"enabled": True, "max_per_user": 1000},
+    "limits": {
+        "messages_per_minute": 1000,
+        "daily_tokens": 10**9,
+        "monthly_tokens": 10**10,
+        "daily_usd": 1000,
+        "monthly_usd": 10000,
+        "bot_monthly_usd": 100000,
+    },
+    "llm": {"models": {"gpt-4o-mini": {"input_usd_per_mtok": 0.15, "output_usd_per_mtok": 0.6}}},
+}
 
 
 def wait(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.002) -> None:
@@ -81,26 +97,24 @@ class Bench:
         users: int,
         python: str,
         extra_env: dict[str, str],
+        features: dict[str, object] | None = None,
     ) -> None:
         self.workdir = workdir
         self.python = python
         self.telegram = telegram
         self.model = model
         self.config = workdir / "config.yml"
-        self.config.write_text(
-            yaml.safe_dump(
-                {
-                    "telegram": {
-                        "bot_token": "${TELEGRAM_BOT_TOKEN}",
-                        "api_base_url": telegram.url,
-                        "allowed_user_ids": [OWNER, *range(FIRST_USER, FIRST_USER + users)],
-                    },
-                    "llm": {"base_url": model.base_url, "api_key": "${OPENAI_API_KEY}"},
-                    "store": {"file": {"directory": str(workdir / "data" / "conversations")}},
-                    "health": {"host": "127.0.0.1", "port": 0},
-                }
-            )
-        )
+        config = {
+            "telegram": {
+                "bot_token": "${TELEGRAM_BOT_TOKEN}",
+                "api_base_url": telegram.url,
+                "allowed_user_ids": [OWNER, *range(FIRST_USER, FIRST_USER + users)],
+            },
+            "llm": {"base_url": model.base_url, "api_key": "${OPENAI_API_KEY}"},
+            "store": {"file": {"directory": str(workdir / "data" / "conversations")}},
+            "health": {"host": "127.0.0.1", "port": 0},
+        }
+        self.config.write_text(yaml.safe_dump(merge(config, features or {})))
         self.env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": telegram.token,
@@ -211,6 +225,11 @@ def main() -> None:
     parser.add_argument("--quiet", type=float, default=60.0, help="idle seconds before measuring")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the bot")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the bot")
+    parser.add_argument(
+        "--all-features",
+        action="store_true",
+        help="memory, every limit, the scheduler with 10,000 entries in 1,000 chats",
+    )
     args = parser.parse_args()
     if args.quick:
         args.starts, args.conversations, args.quiet = 2, 50, 3.0
@@ -229,7 +248,14 @@ def main() -> None:
         model = FakeOpenAI(api_key="sk-bench")
         model.start()
         try:
-            bench = Bench(Path(tmp), telegram, model, args.conversations, args.python, extra_env)
+            features = ALL_FEATURES if args.all_features else None
+            bench = Bench(
+                Path(tmp), telegram, model, args.conversations, args.python, extra_env, features
+            )
+            if args.all_features:
+                chats = list(range(FIRST_USER, FIRST_USER + 1000))
+                directory = Path(tmp) / "data" / "conversations"
+                asyncio.run(fill(directory, chats, 10_000, time.time() + 3600, 30 * 86400))
             bench.start_up(False)  # warm the OS file cache once; not counted
             polls = [bench.start_up(False) for _ in range(args.starts)]
             answers = [bench.start_up(True) for _ in range(args.starts)]
@@ -240,7 +266,8 @@ def main() -> None:
 
     print(f"bot on python {version} ({args.python}), {platform.machine()}, {os.cpu_count()} CPUs")
     extra = f"; environment {' '.join(args.env)}" if args.env else ""
-    print(f"file store, no MCP servers; the local peers answer at once{extra}\n")
+    on = "; memory, limits and the scheduler with 10,000 entries" if args.all_features else ""
+    print(f"file store, no MCP servers; the local peers answer at once{extra}{on}\n")
     print(f"| start-up (runs: {args.starts}) | min | median | max | budget |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, samples in (
