@@ -28,6 +28,7 @@ from src.channels.telegram import texts
 from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.approvals import PREFIX as APPROVAL
 from src.channels.telegram.approvals import TelegramApprover
+from src.channels.telegram.buttons import approval_button, reminder_button
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
@@ -147,46 +148,6 @@ async def channel_command(front: Front, update: Update, _: Context) -> None:
         name, _space, args = message.text.partition(" ")
         kind = name.lstrip("/").split("@", 1)[0].lower()
         await _accept(front, update, kind, args.strip())
-
-
-async def reminder_button(front: Front, update: Update, _: Context) -> None:
-    """A cancel button under /reminders: only its owner (or an admin) may press it."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None or front.reminders is None:
-        return
-    if not front.access.is_allowed(user.id):
-        await query.answer("Sorry, this is a private assistant.")
-        return
-    try:
-        outcome = await front.reminders.press(query.data or "", user.id)
-    except ConversationError:
-        logger.exception("reminder button of user %s failed", user.id)
-        await query.answer(texts.STORE_DOWN)
-        return
-    await query.answer(outcome)
-    if outcome.startswith("Cancelled") and isinstance(query.message, Message):
-        text = query.message.text or ""
-        await query.edit_message_text(f"{text}\n\n{outcome}" if text else outcome)
-
-
-async def approval_button(front: Front, update: Update, _: Context) -> None:
-    """Approve / Deny / Always under an approval question (src/channels/telegram/approvals.py):
-    only the user who asked, or an admin, counts."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None or front.approvals is None:
-        return
-    if not front.access.is_allowed(user.id):
-        await query.answer("Sorry, this is a private assistant.")
-        return
-    try:
-        press = await front.approvals.press(query.data or "", user.id)
-    except ConversationError:
-        logger.exception("approval button of user %s failed", user.id)
-        await query.answer(texts.STORE_DOWN)
-        return
-    await query.answer(press.reply)
-    if press.outcome is not None and isinstance(query.message, Message):
-        await front.approvals.edit(query.message.chat_id, query.message.message_id, press.outcome)
 
 
 async def tools(front: Front, update: Update, context: Context) -> None:
