@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from src.ops.event_loop import loop_factory
 from src.store.file.conversations import FileStore
 from src.store.file.records import SQLiteRecords
 from tests.harness import BotRunner
+from tests.peers.dynamodb import shared_endpoint, use_endpoint
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.telegram_server import FakeTelegram
 
@@ -113,3 +115,14 @@ def table() -> str:
 
 def pytest_report_header() -> str:
     return f"cwd: {os.getcwd()}"
+
+
+@pytest.fixture(params=["file", "dynamodb"])
+def bot_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Config overrides for the store a bot runs on: the file store, or DynamoDB on the
+    session's moto with a fresh table."""
+    if request.param == "file":
+        return {}
+    use_endpoint(monkeypatch, shared_endpoint("moto"))
+    table = request.getfixturevalue("table")
+    return {"store": {"type": "dynamodb", "dynamodb": {"table": table, "create_table": True}}}

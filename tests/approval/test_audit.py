@@ -8,28 +8,15 @@ import asyncio
 import re
 from typing import Any
 
-import pytest
-
 from src.agents.access_commands import ADMINS_ONLY
 from src.approval.describe import digest
 from tests.approval.test_telegram import nth_message, press
 from tests.clock import TestClock
 from tests.harness import OWNER, BotRunner
-from tests.peers.dynamodb import shared_endpoint, use_endpoint
 from tests.peers.openai_server import Reply
 from tests.toolservers.peers import MCPPeers
 
 ADMIN = 9001
-
-
-@pytest.fixture(params=["file", "dynamodb"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Config overrides for the store the bot runs on (DynamoDB: the session's moto)."""
-    if request.param == "file":
-        return {}
-    use_endpoint(monkeypatch, shared_endpoint("moto"))
-    table = request.getfixturevalue("table")
-    return {"store": {"type": "dynamodb", "dynamodb": {"table": table, "create_table": True}}}
 
 
 async def turn(bots: BotRunner, clock: TestClock, call: Reply, index: int) -> dict[str, Any]:
@@ -42,14 +29,14 @@ async def turn(bots: BotRunner, clock: TestClock, call: Reply, index: int) -> di
 
 
 async def test_every_tool_run_leaves_an_entry(
-    bots: BotRunner, mcp_peers: MCPPeers, store: dict[str, Any]
+    bots: BotRunner, mcp_peers: MCPPeers, bot_store: dict[str, Any]
 ) -> None:
     clock = TestClock(auto=False)
     server = await mcp_peers.ours()
     mcp = {"mcpServers": {"t": {"url": server.url, "confirm": ["add", "boom", "weather"]}}}
     people = {"admin_user_ids": [ADMIN]}
     bot = await bots.start(
-        mcp=mcp, clock=clock, telegram=people, approval={"timeout_s": 30}, **store
+        mcp=mcp, clock=clock, telegram=people, approval={"timeout_s": 30}, **bot_store
     )
     question = await turn(bots, clock, Reply.tool("t__add", a=1, b=2), 0)
     await press(bots, question, "Approve")
@@ -99,7 +86,7 @@ async def test_every_tool_run_leaves_an_entry(
         assert re.match(line.format(re.escape(pattern[0]), re.escape(pattern[1])), text), text
     bots.telegram.push_message(ADMIN, "/audit 12345")
     assert (await nth_message(bots, 1, ADMIN))["text"] == "No tool runs recorded for user 12345."
-    if store:
+    if bot_store:
         assert not bots.data_dir.exists()  # it all went to DynamoDB
 
 

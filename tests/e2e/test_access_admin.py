@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from src.agents.access_commands import ADMINS_ONLY
 from src.channels.telegram import texts
 from src.invites import NOT_VALID
 from tests.clock import TestClock
 from tests.harness import OWNER, BotRunner
-from tests.peers.dynamodb import shared_endpoint, use_endpoint
 from tests.storeview import records_locked
 
 ADMIN = 9001
@@ -74,20 +71,10 @@ async def test_an_expired_invitation_is_refused(bots: BotRunner) -> None:
     assert len(bots.telegram.sent_messages(ADMIN)) == 3  # two codes and one notice
 
 
-@pytest.fixture(params=["file", "dynamodb"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Config overrides for the store the bot runs on (DynamoDB: the session's moto)."""
-    if request.param == "file":
-        return {}
-    use_endpoint(monkeypatch, shared_endpoint("moto"))
-    table = request.getfixturevalue("table")
-    return {"store": {"type": "dynamodb", "dynamodb": {"table": table, "create_table": True}}}
-
-
 async def test_allow_and_deny_by_an_admin_survive_a_restart(
-    bots: BotRunner, store: dict[str, Any]
+    bots: BotRunner, bot_store: dict[str, Any]
 ) -> None:
-    first = await bots.start(clock=TestClock(), telegram=ACCESS, **store)
+    first = await bots.start(clock=TestClock(), telegram=ACCESS, **bot_store)
     public = {c["command"] for c in bots.telegram.commands}
     admins = {c["command"] for c in bots.telegram.commands_for({"type": "chat", "chat_id": ADMIN})}
     assert {"allow", "deny", "users", "invite"} & public == set()
@@ -123,7 +110,7 @@ async def test_allow_and_deny_by_an_admin_survive_a_restart(
     assert await say(bots, OWNER, "hello") == "echo: hello"
     assert await first.stop() == 0
 
-    await bots.start(clock=TestClock(), telegram=ACCESS, **store)
+    await bots.start(clock=TestClock(), telegram=ACCESS, **bot_store)
     assert await say(bots, STRANGER, "again") == "echo: again"
     assert await say(bots, OTHER, "and me?") == texts.refused(OTHER)
     users = await say(bots, ADMIN, "/users")
@@ -134,7 +121,7 @@ async def test_allow_and_deny_by_an_admin_survive_a_restart(
         f"Added in the chat:\n• {STRANGER}, added by {ADMIN} on {WHEN}"
     )
     assert spends[0] == "0" and all(int(n.replace(",", "")) > 0 for n in spends[1:])
-    if store:
+    if bot_store:
         assert not bots.data_dir.exists()  # it all went to DynamoDB
 
 

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from src.channels.telegram import texts
 from src.config import FileStoreConfig, StoreConfig
 from src.memory.commands import FORGET_USAGE, PRIVATE_ONLY
@@ -19,7 +17,6 @@ from src.memory.facts import KIND, Fact, fact_id, record_key, to_data
 from src.memory.prompt import END
 from src.store import Record, create_storage
 from tests.harness import OWNER, BotRunner
-from tests.peers.dynamodb import shared_endpoint, use_endpoint
 from tests.peers.openai_server import Reply
 
 ADA, BOB = 4242, 5353  # ADA is the harness's owner
@@ -72,20 +69,10 @@ def tool_results(bots: BotRunner) -> list[str]:
     return [m["content"] for m in bots.model.last_request()["messages"] if m["role"] == "tool"]
 
 
-@pytest.fixture(params=["file", "dynamodb"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Config overrides for the store the bot runs on (DynamoDB: the session's moto)."""
-    if request.param == "file":
-        return {}
-    use_endpoint(monkeypatch, shared_endpoint("moto"))
-    table = request.getfixturevalue("table")
-    return {"store": {"type": "dynamodb", "dynamodb": {"table": table, "create_table": True}}}
-
-
 async def test_a_remembered_fact_survives_reset_and_restart(
-    bots: BotRunner, store: dict[str, Any]
+    bots: BotRunner, bot_store: dict[str, Any]
 ) -> None:
-    first = await start_on(bots, **store)
+    first = await start_on(bots, **bot_store)
     assert await say(bots, "hello") == "echo: hello"
     assert memory_of(bots.model.last_request()) is None  # no facts: today's request exactly
     bots.model.enqueue(Reply.tool("remember", fact=ADA_NAME), Reply(text="Noted."))
@@ -100,13 +87,13 @@ async def test_a_remembered_fact_survives_reset_and_restart(
     ]  # the conversation is gone, the memory is not
     assert await first.stop() == 0
 
-    await start_on(bots, **store)
+    await start_on(bots, **bot_store)
     await say(bots, "hi again")
     assert remembered(bots) == [ADA_NAME]
     listing = await say(bots, "/memory")
     assert listing.startswith("I remember 1 fact about you:\n• ")
     assert ": The user's name is Ada (" in listing
-    if store:
+    if bot_store:
         assert not bots.data_dir.exists()  # it all went to DynamoDB
 
 
