@@ -72,7 +72,9 @@ async def seed(records: RecordStore, count: int) -> None:
 
 
 async def measure(store: StoreConfig, facts: int, turns: int) -> dict[str, float]:
-    config = Config.model_validate({"llm": {"api_key": "x"}, "store": store.model_dump()})
+    config = Config.model_validate(
+        {"llm": {"api_key": "x"}, "store": store.model_dump(), "memory": {"enabled": True}}
+    )
     storage = create_storage(config.store)
     await storage.open()
     try:
