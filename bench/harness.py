@@ -16,14 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from src.config import DynamoDBStoreConfig, FileStoreConfig, StoreConfig
 from tests.harness import BotRunner
+from tests.peers.dynamodb import LocalServer, aws_env
 from tests.peers.openai_server import FakeOpenAI
 from tests.peers.serve import wait_until_sync
 from tests.peers.telegram_server import FakeTelegram
@@ -57,6 +60,38 @@ async def in_process_bot(
         finally:
             await runner.close()
             model.stop()
+
+
+@contextlib.contextmanager
+def fresh_stores(backend: str, fsync: bool = True) -> Iterator[Callable[[], StoreConfig]]:
+    """Configs of new, empty stores of one backend (file, moto, dynalite), one per call: a
+    temporary directory each, or a table each on a local DynamoDB server that runs (a child
+    process, its endpoint in this process's environment) until the block ends."""
+    if backend == "file":
+        with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+            made = iter(range(1_000_000))
+
+            def file_store() -> StoreConfig:
+                directory = f"{tmp}/{next(made)}"
+                return StoreConfig(
+                    type="file", file=FileStoreConfig(directory=directory, fsync=fsync)
+                )
+
+            yield file_store
+        return
+    server = LocalServer(backend)  # type: ignore[arg-type]
+    os.environ.update(aws_env(server.url))
+
+    def table() -> StoreConfig:
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        return StoreConfig(
+            type="dynamodb", dynamodb=DynamoDBStoreConfig(table=name, create_table=True)
+        )
+
+    try:
+        yield table
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager

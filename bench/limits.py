@@ -14,20 +14,18 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 if not __package__:  # run as `python bench/<name>.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from src.config import Config, DynamoDBStoreConfig, FileStoreConfig, StoreConfig
+from bench.harness import fresh_stores
+from src.config import Config, StoreConfig
 from src.conversation.usage import Cost
 from src.limits.policy import TurnMeter, create_limits
 from src.llm.client import Usage
 from src.store import create_storage
-from tests.peers.dynamodb import LocalServer, aws_env
 
 LIMITS: dict[str, float] = {  # every limit on, none reached
     "daily_tokens": 10**12,
@@ -98,30 +96,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for backend in args.backends.split(","):
-        server = None
-        if backend == "file":
-            directory = tempfile.mkdtemp(prefix="bench-limits-")
-            files = FileStoreConfig(directory=directory, fsync=not args.no_fsync)
-            store = StoreConfig(type="file", file=files)
-        else:
-            server = LocalServer(backend)
-            os.environ.update(aws_env(server.url))
-            table = f"bench-{uuid.uuid4().hex[:8]}"
-            store = StoreConfig(
-                type="dynamodb", dynamodb=DynamoDBStoreConfig(table=table, create_table=True)
-            )
-        try:
+        with fresh_stores(backend, fsync=not args.no_fsync) as fresh:
             for label, limits in (("none set", {}), ("all five set", LIMITS)):
-                r = asyncio.run(measure(store, limits, turns))
+                r = asyncio.run(measure(fresh(), limits, turns))
                 print(
                     f"| {backend} | {label} | {r['check']:.3f} | {r['check_p99']:.3f} "
                     f"| {r['charge']:.3f} | {r['charge_p99']:.3f} | {r['wall']:.3f} "
                     f"| {r['cpu']:.3f} |",
                     flush=True,
                 )
-        finally:
-            if server is not None:
-                server.stop()
 
 
 if __name__ == "__main__":

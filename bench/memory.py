@@ -15,20 +15,18 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 if not __package__:  # run as `python bench/<name>.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from src.config import Config, DynamoDBStoreConfig, FileStoreConfig, StoreConfig
+from bench.harness import fresh_stores
+from src.config import Config, StoreConfig
 from src.memory.facts import KIND, Fact, fact_id, record_key, to_data
 from src.memory.service import create_memory
 from src.store import Record, RecordStore, create_storage
 from src.tools.context import TurnContext
-from tests.peers.dynamodb import LocalServer, aws_env
 
 USER = 4242
 WRITES_AT_ONCE = 32
@@ -125,34 +123,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for backend in args.backends.split(","):
-        server = None
-        if backend == "file":
-            directory = tempfile.mkdtemp(prefix="bench-memory-")
-            files = FileStoreConfig(directory=directory, fsync=False)
-        else:
-            server = LocalServer(backend)
-            os.environ.update(aws_env(server.url))
-        try:
-            for count in counts:
-                if server is None:
-                    sub = FileStoreConfig(directory=f"{files.directory}/{count}", fsync=False)
-                    store = StoreConfig(type="file", file=sub)
-                else:
-                    table = f"bench-{uuid.uuid4().hex[:8]}"
-                    store = StoreConfig(
-                        type="dynamodb",
-                        dynamodb=DynamoDBStoreConfig(table=table, create_table=True),
-                    )
-                r = asyncio.run(measure(store, count, turns))
+        with fresh_stores(backend, fsync=False) as fresh:
+            for count in counts:  # each row on a store of its own
+                r = asyncio.run(measure(fresh(), count, turns))
                 print(
                     f"| {backend} | {count:,} | {r['load']:.2f} | {r['median']:.3f} "
                     f"| {r['p99']:.3f} | {r['cpu']:.3f} | {r['chars']:,.0f} "
                     f"| {r['chars'] / 4:,.0f} |",
                     flush=True,
                 )
-        finally:
-            if server is not None:
-                server.stop()
 
 
 if __name__ == "__main__":

@@ -52,15 +52,17 @@ class SystemClock:
 SYSTEM_CLOCK: Clock = SystemClock()
 
 
-async def wait_for_event(clock: Clock, seconds: float, *events: asyncio.Event) -> bool:
-    """Wait until one of `events` is set or `seconds` have passed on `clock`, whichever comes
-    first. True if an event is set: a stop or wake-up event cuts the wait short at once."""
+async def wait_for_event(clock: Clock, seconds: float | None, *events: asyncio.Event) -> bool:
+    """Wait until one of `events` is set or `seconds` have passed on `clock` (None: no time
+    limit), whichever comes first. True if an event is set: a stop or wake-up event cuts the
+    wait short at once."""
     if any(event.is_set() for event in events):
         return True
-    if seconds <= 0:
+    if seconds is not None and seconds <= 0:
         return False
     tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(event.wait()) for event in events]
-    tasks.append(asyncio.ensure_future(clock.sleep(seconds)))
+    if seconds is not None:
+        tasks.append(asyncio.ensure_future(clock.sleep(seconds)))
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -86,3 +86,13 @@ async def test_the_system_clock_timer_runs_on_the_event_loop() -> None:
     ran = asyncio.Event()
     SYSTEM_CLOCK.call_later(0, ran.set)
     await asyncio.wait_for(ran.wait(), 5)  # only a hang guard
+
+
+async def test_wait_for_event_without_a_time_limit_takes_no_timer() -> None:
+    clock = TestClock()
+    event = asyncio.Event()
+    waiting = asyncio.create_task(wait_for_event(clock, None, event))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and clock.sleeps == [] and clock.sleepers == 0
+    event.set()
+    assert await waiting is True

@@ -27,7 +27,8 @@ class MessageRate:
         self.per_second = per_minute / 60.0
         self.mode = mode
         self.clock = clock
-        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, at)
+        # user -> (tokens, at); only allowed users get here, so the allowlist bounds it
+        self._buckets: dict[int, tuple[float, float]] = {}
         self._told: set[int] = set()  # users told about the burst they are in
 
     @property
@@ -54,14 +55,3 @@ class MessageRate:
         # those after it wait their turn behind it.
         self._buckets[user_id] = (tokens - 1, now)
         return Admission(wait_s=(1 - tokens) / self.per_second, notify=notify)
-
-    def forget_idle(self) -> None:
-        """Drop full buckets (a user quiet for a minute); called now and then."""
-        now = self.clock.monotonic()
-        full = [
-            user
-            for user, (tokens, at) in self._buckets.items()
-            if tokens + (now - at) * self.per_second >= self.capacity
-        ]
-        for user in full:
-            del self._buckets[user]

@@ -64,10 +64,7 @@ class Scheduler:
             wait = None if next_at is None else max(0.0, next_at - self.clock.time())
             if self.max_sleep_s is not None:
                 wait = self.max_sleep_s if wait is None else min(wait, self.max_sleep_s)
-            if wait is None:
-                await _either(self._wake, stop)
-            elif wait > 0:
-                await wait_for_event(self.clock, wait, self._wake, stop)
+            await wait_for_event(self.clock, wait, self._wake, stop)
 
     async def run_due(self, deliver: Deliver, reclaim: bool = False) -> int:
         """Deliver every entry due now (each claimed first). Returns how many were run."""
@@ -132,12 +129,3 @@ class Scheduler:
             "scheduler: conversation %s blocked the bot; its entries are disabled",
             entry.conversation_id,
         )
-
-
-async def _either(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -10,6 +10,7 @@ from typing import Any
 from tests.clock import TestClock
 from tests.harness import OWNER, BotRunner
 from tests.peers.openai_server import Reply
+from tests.peers.serve import wait_until
 
 ON = {"scheduler": {"enabled": True}}
 OTHER = 5151  # another allowed user
@@ -116,11 +117,11 @@ async def test_cancel_by_button_only_by_its_owner(bots: BotRunner) -> None:
     assert button["text"].startswith("Cancel ")
 
     bots.telegram.push_callback_query(message, button["callback_data"], user_id=OTHER)
-    await _until(lambda: len(bots.telegram.calls("answerCallbackQuery")) == 1)
+    await wait_until(lambda: len(bots.telegram.calls("answerCallbackQuery")) == 1)
     first = bots.telegram.calls("answerCallbackQuery")[0].params
     assert first["text"] == "Only the person who scheduled it can cancel it."
     bots.telegram.push_callback_query(message, button["callback_data"], user_id=OWNER)
-    await _until(lambda: len(bots.telegram.calls("answerCallbackQuery")) == 2)
+    await wait_until(lambda: len(bots.telegram.calls("answerCallbackQuery")) == 2)
     assert bots.telegram.calls("answerCallbackQuery")[1].params["text"].startswith("Cancelled")
     await clock.advance(900)
     assert all("⏰" not in t for t in await quiet(bots))
@@ -193,14 +194,6 @@ async def test_a_blocked_chat_disables_its_entries(bots: BotRunner) -> None:
 async def _disabled(entries: Any) -> bool:
     found = await entries.of_user(OWNER)
     return bool(found) and all(e.disabled == "blocked" and e.due_at is None for e in found)
-
-
-async def _until(predicate: Any, tries: int = 250) -> None:
-    for _ in range(tries):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met")
 
 
 async def _until_async(predicate: Any, tries: int = 250) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.harness import OWNER, BotRunner
 from tests.peers.openai_server import Reply
+from tests.peers.serve import wait_until
 
 pytestmark = pytest.mark.slow
 ON = {"scheduler": {"enabled": True}}
@@ -47,7 +48,7 @@ async def test_killed_after_the_claim_before_the_send_it_arrives_after_restart(
     bots.telegram.push_message(OWNER, "remind me in a second")
     await bots.telegram.wait_for_messages(OWNER, 1, timeout=15)
     bots.telegram.fail_next("sendMessage", 500, "Internal Server Error", times=2)
-    await _until(lambda: attempts(bots) >= 1)  # claimed, and its send is failing
+    await wait_until(lambda: attempts(bots) >= 1, timeout=20)  # claimed, and its send is failing
     first.process.send_signal(signal.SIGKILL)
     first.wait()
     assert reminders(bots) == []
@@ -55,7 +56,7 @@ async def test_killed_after_the_claim_before_the_send_it_arrives_after_restart(
     calls = len(bots.telegram.get_updates_calls())
     second = bots.spawn(**ON)
     second.wait_polling(bots.telegram, after=calls)
-    await _until(lambda: len(reminders(bots)) >= 1)
+    await wait_until(lambda: len(reminders(bots)) >= 1, timeout=20)
     await asyncio.sleep(1.0)
     [sent] = reminders(bots)  # once: the first run never got it out
     assert sent.startswith("⏰ take the cake out")
@@ -68,7 +69,7 @@ async def test_killed_right_after_the_send_it_arrives_at_most_once_more(bots: Bo
     first = bots.spawn(**ON)
     first.wait_polling(bots.telegram)
     bots.telegram.push_message(OWNER, "remind me in a second")
-    await _until(lambda: len(reminders(bots)) == 1)
+    await wait_until(lambda: len(reminders(bots)) == 1, timeout=20)
     first.process.send_signal(signal.SIGKILL)  # maybe before the completion was stored
     first.wait()
 
@@ -79,11 +80,3 @@ async def test_killed_right_after_the_send_it_arrives_at_most_once_more(bots: Bo
     assert 1 <= len(reminders(bots)) <= 2
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
-
-
-async def _until(predicate: Any, timeout: float = 20) -> None:  # noqa: ASYNC109
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met")

@@ -13,6 +13,7 @@ from src.scheduler.entries import LEASE_S, Entries, Entry, UserZones
 from src.scheduler.runner import BLOCKED, NOT_ALLOWED, SENT, Scheduler
 from src.store import Storage
 from tests.clock import TestClock
+from tests.peers.serve import wait_until
 from tests.store.test_records_contract import Backend, backend, storage  # noqa: F401
 
 T0 = 1_800_000_000.0
@@ -113,7 +114,7 @@ async def test_the_loop_sleeps_until_due_and_delivers_once(storage: Storage) -> 
     await asyncio.sleep(0.05)
     assert channel.delivered == []
     await clock.advance(0.1)
-    await _until(lambda: len(channel.delivered) == 1)
+    await wait_until(lambda: len(channel.delivered) == 1)
     assert channel.delivered == [("call mum", False, T0 + 2)]
     await clock.advance(3600)
     await asyncio.sleep(0.1)
@@ -131,7 +132,7 @@ async def test_a_repeat_fires_at_each_slot(storage: Storage) -> None:  # noqa: F
     for minute in range(1, 4):
         await clock.until_sleeping()
         await clock.advance(60)
-        await _until(lambda n=minute: len(channel.delivered) == n)
+        await wait_until(lambda n=minute: len(channel.delivered) == n)  # type: ignore[misc]
     assert [t - channel.delivered[0][2] for *_, t in channel.delivered] == [0, 60, 120]
     stop.set()
     await asyncio.wait_for(task, 5)
@@ -146,7 +147,7 @@ async def test_entries_due_while_down_and_unfinished_claims_go_out_at_start_late
     assert cut_off is not None  # claimed by a run that died before sending
     clock, channel = TestClock(auto=False, wall=T0), Channel()
     _, stop, task = await start(storage, clock, channel)
-    await _until(lambda: len(channel.delivered) == 2)
+    await wait_until(lambda: len(channel.delivered) == 2)
     assert sorted(late for _, late, _ in channel.delivered) == [True, True]
     await asyncio.sleep(0.1)
     assert len(channel.delivered) == 2  # one each: the missed repeats are not sent one by one
@@ -166,7 +167,7 @@ async def test_a_blocked_chat_disables_and_a_removed_user_loses_entries(
     clock, channel = TestClock(auto=False, wall=T0), Channel()
     channel.outcome = outcome
     _, stop, task = await start(storage, clock, channel)
-    await _until(lambda: len(channel.delivered) == 1)
+    await wait_until(lambda: len(channel.delivered) == 1)
     await asyncio.sleep(0.1)
     left = {e.id: e for e in await entries.of_user(7)}
     if outcome == BLOCKED:
@@ -199,17 +200,9 @@ async def test_a_failed_delivery_stays_claimed_and_is_tried_after_the_lease(
     assert channel.delivered == []
     assert (await entries.get(stored.id)) is not None
     await clock.advance(LEASE_S)
-    await _until(lambda: len(channel.delivered) == 1)
+    await wait_until(lambda: len(channel.delivered) == 1)
     stop.set()
     await asyncio.wait_for(task, 5)
-
-
-async def _until(predicate: object, tries: int = 200) -> None:
-    for _ in range(tries):
-        if predicate():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met")
 
 
 def test_entries_round_trip_through_records() -> None:
