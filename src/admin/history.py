@@ -85,7 +85,11 @@ async def history(store: ConversationStore, conversation_id: str, shown: int) ->
 def to_item(message: Message) -> Item:
     meta = message.metadata
     item = Item(message.role, message.created_at, message.content or "")
-    item.label = _label(meta, item.text)
+    photos = _photos(meta, item.text)
+    if photos:
+        item.label, item.text = photos, ""  # the caption is in the label (or was our note)
+    else:
+        item.label = _label(meta)
     if message.role == "assistant":
         for call in message.tool_calls or []:
             function = call.get("function") or {}
@@ -114,12 +118,21 @@ def to_item(message: Message) -> Item:
     return item
 
 
-def _label(meta: dict[str, Any], text: str) -> str:
-    """What a message carried besides its text, from its metadata."""
-    for key in ("photo", "image", "images"):
-        if meta.get(key):
-            caption = _caption(meta[key]) or text
-            return f"[photo: {_short(caption, 200)}]" if caption else "[photo]"
+def _photos(meta: dict[str, Any], text: str) -> str:
+    """ "[photo: caption]" for a message with photos, else "". Their references are kept
+    under "images" (src/conversation/images.py), the caption as the text unless
+    "image_note" says the text is the bot's own note."""
+    images = meta.get("images") or meta.get("photo") or meta.get("image")
+    if not images:
+        return ""
+    count = len(images) if isinstance(images, list) else 1
+    what = "photo" if count == 1 else f"{count} photos"
+    caption = "" if meta.get("image_note") else (_caption(images) or text)
+    return f"[{what}: {_short(caption, 200)}]" if caption.strip() else f"[{what}]"
+
+
+def _label(meta: dict[str, Any]) -> str:
+    """What else a message carried, from its metadata: a document, a voice note."""
     document = meta.get("document")
     if document:
         name = document.get("file_name") if isinstance(document, dict) else None
