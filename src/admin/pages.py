@@ -75,7 +75,7 @@ class Pages:
         return await self._page(request, "conversations", listing=found)
 
     async def conversation(self, request: web.Request) -> web.Response:
-        conversation_id = request.query.get("id", "")
+        conversation_id = request.query.get("id", "")[:MAX_QUERY]
         shown = _int(request.query.get("shown"), history.HISTORY_STEP, 1, history.MAX_HISTORY)
         store = self.runtime.storage.conversations
         items = await history.history(store, conversation_id, shown) if conversation_id else []

@@ -3,8 +3,11 @@ really holds: histories, spend, tool servers, the allowlist, scheduled messages 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
+
+import pytest
 
 from src.conversation.message import Message
 from src.llm.client import Usage
@@ -12,6 +15,7 @@ from src.scheduler.entries import Entries, Entry
 from tests.admin.client import ADDED, ADMIN, AdminClient, runtime_of, seed, start_admin_bot
 from tests.clock import TestClock
 from tests.harness import OWNER, BotRunner
+from tests.peers.dynamodb import raw_client
 
 DAY = 86400.0
 PRICES = {"test-model": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}}
@@ -98,3 +102,21 @@ async def test_every_page_answers_on_both_stores(
 
         status, page, _ = await client.get("/memory", user=str(OWNER))
         assert status == 200 and "likes green tea" in page
+
+
+async def test_a_store_that_fails_gives_a_short_page_and_a_logged_error(
+    bots: BotRunner, moto: str, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = {"type": "dynamodb", "dynamodb": {"table": table, "create_table": True}}
+    bot = await start_admin_bot(bots, store=store)
+    await seed(bot, str(OWNER), Message("user", "hello"))
+    async with AdminClient(bots.health_port) as client:
+        await client.sign_in()
+        assert (await client.get("/conversations"))[0] == 200
+        client_ = raw_client(moto)
+        await asyncio.to_thread(client_.delete_table, TableName=table)  # the store breaks
+        for path, params in (("/conversations", {}), ("/conversation", {"id": str(OWNER)})):
+            status, page, _ = await client.get(path, **params)
+            assert status == 503, path
+            assert "The store did not answer" in page and "Traceback" not in page
+    assert "admin page conversations: the store failed" in caplog.text
