@@ -46,3 +46,23 @@ def test_jinja2_is_not_imported_while_the_page_is_off() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+ADMIN_ON_UNUSED = """
+import sys
+from src.admin.app import AdminSite
+assert "jinja2" not in sys.modules, "jinja2 loaded before the first page view"
+print("ok")
+"""
+
+
+def test_jinja2_waits_for_the_first_page_view() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", ADMIN_ON_UNUSED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
