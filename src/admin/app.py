@@ -111,8 +111,12 @@ class AdminSite:
 
     @staticmethod
     def _same_origin(request: web.Request) -> bool:
+        """No Origin (an older browser, a script), or this server's host. The scheme is not
+        compared: a proxy in front may speak HTTPS while this server sees HTTP."""
         origin = request.headers.get("Origin")
-        return origin is None or origin == f"{request.scheme}://{request.host}"
+        if origin is None:
+            return True
+        return origin in (f"http://{request.host}", f"https://{request.host}")
 
     # -- signing in and out ----------------------------------------------------------------
 

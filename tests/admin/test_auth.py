@@ -91,6 +91,8 @@ async def test_a_post_without_the_sessions_csrf_token_is_refused(bots: BotRunner
             ("", {}),
             ("wrong", {}),
             (good, {"Origin": "http://evil.example"}),
+            (good, {"Origin": "null"}),
+            (good, {"Origin": f"http://127.0.0.1:{bots.health_port}.evil.example"}),
         ):
             status, _, _ = await client.post(
                 "/access/deny", {"user_id": str(ADDED)}, csrf, **headers
