@@ -1,7 +1,7 @@
 """Benchmark: start-up time and memory of the real bot process (file store, no MCP servers).
 
     python -m bench.memory_startup [--quick] [--starts 5] [--conversations 500] [--quiet 60]
-                                   [--python PATH] [--env KEY=VALUE ...]
+                                   [--python PATH] [--env KEY=VALUE ...] [--admin]
 
 The local Telegram and OpenAI-compatible servers from tests/peers run in this process (in
 threads); the bot runs as `python telegram_bot.py` in a child process, as in production.
@@ -230,10 +230,15 @@ def main() -> None:
         action="store_true",
         help="memory, every limit, the scheduler with 10,000 entries in 1,000 chats",
     )
+    parser.add_argument(
+        "--admin", action="store_true", help="the admin page on (admin.enabled, ADMIN_TOKEN)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.starts, args.conversations, args.quiet = 2, 50, 3.0
     extra_env = dict(item.split("=", 1) for item in args.env)
+    if args.admin:
+        extra_env.setdefault("ADMIN_TOKEN", "bench-admin-token-0123456789")
     # Stopping the bot cuts its long poll short; the local Telegram server would print that.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     compile_ahead(args.python)
@@ -249,6 +254,8 @@ def main() -> None:
         model.start()
         try:
             features = ALL_FEATURES if args.all_features else None
+            if args.admin:
+                features = merge(features or {}, {"admin": {"enabled": True}})
             bench = Bench(
                 Path(tmp), telegram, model, args.conversations, args.python, extra_env, features
             )
@@ -267,6 +274,7 @@ def main() -> None:
     print(f"bot on python {version} ({args.python}), {platform.machine()}, {os.cpu_count()} CPUs")
     extra = f"; environment {' '.join(args.env)}" if args.env else ""
     on = "; memory, limits and the scheduler with 10,000 entries" if args.all_features else ""
+    on += "; the admin page on" if args.admin else ""
     print(f"file store, no MCP servers; the local peers answer at once{extra}{on}\n")
     print(f"| start-up (runs: {args.starts}) | min | median | max | budget |")
     print("| --- | ---: | ---: | ---: | ---: |")

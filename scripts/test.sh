@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs lint, type checks and the test suite.
-#   Debian packages (apt-get, when missing): ffmpeg espeak-ng
+#   Debian packages (apt-get, when missing): ffmpeg espeak-ng chromium chromium-driver
 #   Node packages: tests/node (npm ci; Debian nodejs + npm when npm is missing)
 #   Python packages: a virtualenv in .venv from requirements*.txt
 # Usage: scripts/test.sh [pytest args...]
@@ -20,6 +20,9 @@ for tool in ffmpeg espeak-ng; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The admin page's browser test: Debian's headless Chromium and its WebDriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi

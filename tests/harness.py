@@ -52,12 +52,17 @@ class BotRunner:
         self.model = model
         self.data_dir = tmp_path / "data" / "conversations"
         self.health_port = free_port()
+        self.extra_env: dict[str, str] = {}  # more environment for the bots (ADMIN_TOKEN, ...)
         self._running: list[InProcessBot] = []
         self._processes: list[BotProcess] = []
 
     @property
     def env(self) -> dict[str, str]:
-        return {"TELEGRAM_BOT_TOKEN": self.telegram.token, "OPENAI_API_KEY": "sk-test"}
+        return {
+            "TELEGRAM_BOT_TOKEN": self.telegram.token,
+            "OPENAI_API_KEY": "sk-test",
+            **self.extra_env,
+        }
 
     def config_data(self, **overrides: Any) -> dict[str, Any]:
         base = {

@@ -105,3 +105,8 @@ def test_scheduler_benchmark_quick() -> None:
 def test_memory_benchmark_quick() -> None:
     out = run_bench("bench.memory", "--quick", "--backends", "file")
     assert "| file | 0 |" in out and "| file | 500 |" in out
+
+
+def test_admin_pages_benchmark_quick() -> None:
+    out = run_bench("bench.admin_pages", "--quick", "--backends", "file")
+    assert "| file | conversations, page 1 |" in out and "| file | usage |" in out

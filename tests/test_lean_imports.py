@@ -27,3 +27,42 @@ def test_telegram_is_imported_without_passport_crypto() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+ADMIN_OFF = """
+import sys
+from src.cli.main import main
+from src.channels.telegram.service import TelegramService
+from src.ops.health import HealthServer
+assert "jinja2" not in sys.modules, "jinja2 loaded without the admin page"
+assert not any(name.startswith("src.admin") for name in sys.modules)
+print("ok")
+"""
+
+
+def test_jinja2_is_not_imported_while_the_page_is_off() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", ADMIN_OFF], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+ADMIN_ON_UNUSED = """
+import sys
+from src.admin.app import AdminSite
+assert "jinja2" not in sys.modules, "jinja2 loaded before the first page view"
+print("ok")
+"""
+
+
+def test_jinja2_waits_for_the_first_page_view() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", ADMIN_ON_UNUSED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

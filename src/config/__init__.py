@@ -18,6 +18,7 @@ from src.config.loader import (
 )
 from src.config.schema import (
     AccessConfig,
+    AdminConfig,
     AgentConfig,
     AgentsConfig,
     ApprovalConfig,
@@ -44,6 +45,7 @@ from src.errors import ConfigError
 
 __all__ = [
     "AccessConfig",
+    "AdminConfig",
     "AgentConfig",
     "AgentsConfig",
     "ApprovalConfig",

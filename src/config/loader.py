@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from src.config.schema import Config
 from src.errors import ConfigError
@@ -58,8 +58,25 @@ def read_environment(env: Mapping[str, str] | None = None) -> Environment:
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate config.yml. Raises ConfigError naming the file and the key.
-    `env` defaults to the process environment."""
-    return load_file(path, Config, _process_environment() if env is None else env)
+    `env` defaults to the process environment (ADMIN_TOKEN is read from it here)."""
+    env = _process_environment() if env is None else env
+    return with_admin_token(load_file(path, Config, env), str(path), env)
+
+
+def with_admin_token(config: Config, file: str, env: Mapping[str, str]) -> Config:
+    """With `admin.enabled`, the admin page's sign-in token from ADMIN_TOKEN (a ConfigError
+    naming the key when it is unset or the health server that serves the page is off)."""
+    if not config.admin.enabled:
+        return config
+    if not config.health.enabled:
+        raise ConfigError(file, "admin.enabled", "the admin page needs health.enabled: true")
+    token = env.get("ADMIN_TOKEN", "").strip()
+    if not token:
+        raise ConfigError(
+            file, "admin.enabled", "true needs ADMIN_TOKEN in the environment (the sign-in token)"
+        )
+    config.admin._token = SecretStr(token)
+    return config
 
 
 def load_file(

@@ -10,7 +10,7 @@ import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from pydantic import model_validator as _model_validator
 
 _AGENT_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
@@ -249,6 +249,20 @@ class MemoryConfig(_Strict):
     refresh_s: float = Field(60, ge=0)  # DynamoDB: reread a user's facts after this long
 
 
+class AdminConfig(_Strict):
+    """The admin web page on the health server (src/admin/). Its sign-in token is ADMIN_TOKEN
+    from the environment, never a YAML value: the loader sets `token` (src/config/loader.py)."""
+
+    enabled: bool = False
+    path: str = Field("/admin", pattern=r"^(/[A-Za-z0-9_-]+)+$")  # e.g. /admin, /ops/admin
+    session_ttl_s: int = Field(43200, ge=60, le=30 * 86400)  # a sign-in lasts this long
+    _token: SecretStr = PrivateAttr(default_factory=lambda: SecretStr(""))
+
+    @property
+    def token(self) -> SecretStr:
+        return self._token
+
+
 class Config(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LLMConfig
@@ -264,3 +278,4 @@ class Config(_Strict):
     approval: ApprovalConfig = ApprovalConfig()
     audit: AuditConfig = AuditConfig()
     memory: MemoryConfig = MemoryConfig()
+    admin: AdminConfig = AdminConfig()

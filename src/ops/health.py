@@ -14,22 +14,26 @@ from src.errors import ConversationError
 logger = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[dict[str, object]]]
+Mount = Callable[[web.Application], None]  # adds more pages (the admin page) before start
 _PROBE_TIMEOUT_S = 3.0
 
 
 class HealthServer:
     """`probe` returns a JSON-able status and raises (or returns ok=False) when unhealthy."""
 
-    def __init__(self, host: str, port: int, probe: Probe) -> None:
+    def __init__(self, host: str, port: int, probe: Probe, mounts: tuple[Mount, ...] = ()) -> None:
         self.host = host
         self.port = port
         self.probe = probe
+        self.mounts = mounts
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> int:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for mount in self.mounts:
+            mount(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -8,6 +8,7 @@ names are the handful the config names, store operations are the interface's met
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
 
@@ -55,6 +56,12 @@ TOOL_CALLS = Counter(
     "assistant_tool_calls",
     "Tool calls the model made, by tool and outcome.",
     ["tool", "outcome"],
+)
+TOOL_SECONDS = Histogram(
+    "assistant_tool_call_duration_seconds",
+    "Time a tool call took, argument checks included, by tool.",
+    ["tool"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 TOOL_APPROVALS = Counter(
     "assistant_tool_approvals",
@@ -120,9 +127,47 @@ def record_tokens(model: str, prompt_tokens: int, completion_tokens: int) -> Non
         MODEL_TOKENS.labels(name, "output").inc(completion_tokens)
 
 
-def record_tool_call(tool: str, outcome: str) -> None:
-    """One tool call; pass UNKNOWN_TOOL as `tool` for names that are not registered."""
+def record_tool_call(tool: str, outcome: str, seconds: float | None = None) -> None:
+    """One tool call (that took `seconds`); pass UNKNOWN_TOOL as `tool` for names that are
+    not registered."""
     TOOL_CALLS.labels(tool, outcome).inc()
+    if seconds is not None:
+        TOOL_SECONDS.labels(tool).observe(max(seconds, 0.0))
+
+
+@dataclass
+class ToolStats:
+    """What this process counted for one tool since it started (the admin page)."""
+
+    calls: dict[str, int] = field(default_factory=dict)  # outcome -> count
+    timed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def mean_seconds(self) -> float | None:
+        return self.seconds / self.timed if self.timed else None
+
+
+def tool_stats() -> dict[str, ToolStats]:
+    """Calls by outcome and time taken, per tool, read from the metrics above."""
+    stats: dict[str, ToolStats] = {}
+    for metric in TOOL_CALLS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                entry = stats.setdefault(sample.labels["tool"], ToolStats())
+                entry.calls[sample.labels["outcome"]] = int(sample.value)
+    for metric in TOOL_SECONDS.collect():
+        for sample in metric.samples:
+            entry = stats.setdefault(sample.labels["tool"], ToolStats())
+            if sample.name.endswith("_count"):
+                entry.timed = int(sample.value)
+            elif sample.name.endswith("_sum"):
+                entry.seconds = float(sample.value)
+    return stats
 
 
 def record_approval(tool: str, decision: str) -> None:

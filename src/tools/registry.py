@@ -10,6 +10,7 @@ import fnmatch
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,6 +59,11 @@ class ToolRegistry:
     ) -> ToolResult:
         label = name if name in self._tools else metrics.UNKNOWN_TOOL
         logger.debug("tool %s called with %s", label, arguments)
+        started = time.perf_counter()
+
+        def record(outcome: str) -> None:
+            metrics.record_tool_call(label, outcome, time.perf_counter() - started)
+
         try:
             tool = self._lookup(name, patterns)
             args = self._parse(tool, arguments)
@@ -67,19 +73,19 @@ class ToolRegistry:
             # The message may quote the arguments: only DEBUG logs may carry them.
             logger.info("tool %s: %s", label, type(exc).__name__)
             logger.debug("tool %s: %s", label, exc)
-            metrics.record_tool_call(label, _outcome(exc))
+            record(_outcome(exc))
             return ToolResult(f"Error: {exc}", is_error=True)
         except TimeoutError:
             logger.warning("tool %s timed out", name)
-            metrics.record_tool_call(label, metrics.TOOL_TIMEOUT)
+            record(metrics.TOOL_TIMEOUT)
             return ToolResult(f"Error: the tool {name} did not finish in time.", is_error=True)
         except Exception:
             logger.exception("tool %s failed", name)
-            metrics.record_tool_call(label, metrics.TOOL_CRASHED)
+            record(metrics.TOOL_CRASHED)
             return ToolResult(f"Error: the tool {name} failed unexpectedly.", is_error=True)
         result = raw if isinstance(raw, ToolResult) else ToolResult(str(raw))
         outcome = metrics.TOOL_ERROR if result.is_error else metrics.TOOL_OK
-        metrics.record_tool_call(label, outcome)
+        record(outcome)
         return self._cap(result)
 
     def refusal(self, name: str, arguments: str, patterns: Iterable[str] = ("*",)) -> str | None:

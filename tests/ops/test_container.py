@@ -303,3 +303,18 @@ def test_the_bot_runs_as_its_image_runs_it(
         assert secret not in output
     # Nothing was written next to the code (it is read-only: a write would have failed).
     assert not any(p.name == "__pycache__" for p in container.app.rglob("*")), "bytecode written"
+
+
+def test_the_admin_pages_templates_and_style_sheet_are_in_the_image(tmp_path: Path) -> None:
+    """Package data (src/admin/templates, src/admin/static) passes .dockerignore and the
+    Dockerfile's COPY, or the admin page would fail only in production."""
+    installed = set(install_files(read_image(), tmp_path))
+    package = ROOT / "src" / "admin"
+    data = [
+        str(path.relative_to(ROOT))
+        for folder in ("templates", "static")
+        for path in (package / folder).rglob("*")
+        if path.is_file()
+    ]
+    assert len(data) >= 10 and "src/admin/static/admin.css" in data
+    assert [name for name in data if name not in installed] == []

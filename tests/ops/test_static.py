@@ -44,6 +44,7 @@ DESIGN_VARIABLES = (
     "LOG_LEVEL",
     "LOG_FORMAT",
     "HEALTH_HOST",
+    "ADMIN_TOKEN",
 )
 
 

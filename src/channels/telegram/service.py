@@ -17,7 +17,7 @@ from src.channels.telegram.poller import FatalPollingError
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.errors import ConversationError
-from src.ops.health import HealthServer
+from src.ops.health import HealthServer, Mount
 from src.retry import Backoff, Retry, failure_of
 from src.runtime import Runtime, open_runtime
 from src.toolservers.config import MCPFileConfig
@@ -66,7 +66,7 @@ class TelegramService:
         )
         if self.config.health.enabled:
             self.health = HealthServer(
-                self.config.health.host, self.config.health.port, self._probe
+                self.config.health.host, self.config.health.port, self._probe, self._mounts()
             )
             await self.health.start()
         if not await self._initialize(application, stop):
@@ -92,6 +92,14 @@ class TelegramService:
             return code
         finally:
             await application.shutdown()
+
+    def _mounts(self) -> tuple[Mount, ...]:
+        """The admin page on the health server, with `admin.enabled` (Jinja2 loads then)."""
+        if not self.config.admin.enabled or self.runtime is None:
+            return ()
+        from src.admin.app import AdminSite
+
+        return (AdminSite(self.runtime, self.clock).mount,)
 
     async def _initialize(self, application: object, stop: asyncio.Event) -> bool:
         """getMe and friends; retried while Telegram cannot be reached. False: give up."""
