@@ -38,6 +38,7 @@ from src.config.schema import (
     StoreConfig,
     TelegramConfig,
     ToolsConfig,
+    VisionConfig,
     VoiceConfig,
 )
 from src.errors import ConfigError
@@ -66,6 +67,7 @@ __all__ = [
     "StoreConfig",
     "TelegramConfig",
     "ToolsConfig",
+    "VisionConfig",
     "VoiceConfig",
     "expand_env",
     "load_config",

@@ -32,6 +32,7 @@ from src.channels.telegram.buttons import approval_button, reminder_button
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
+from src.channels.telegram.photos import image_ref
 from src.channels.telegram.reminders import CANCEL, Reminders
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
@@ -67,6 +68,8 @@ class Front:
     voice_enabled: bool
     reminders: Reminders | None = None  # scheduler.enabled
     approvals: TelegramApprover | None = None  # the buttons under approval questions
+    vision_enabled: bool = False  # vision.enabled: photos go to the model
+    max_image_mb: float = 10.0  # vision.max_image_mb
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -95,6 +98,8 @@ def register(application: Application, front: Front, coordinator_commands: Itera
     application.add_handler(MessageHandler(new & filters.COMMAND, bound(unknown_command)))
     recordings = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
     application.add_handler(MessageHandler(new & recordings, bound(recording)))
+    images = filters.PHOTO | filters.Document.IMAGE
+    application.add_handler(MessageHandler(new & images, bound(photo)))
     application.add_handler(MessageHandler(new, bound(other)))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
     application.add_error_handler(error)
@@ -198,6 +203,30 @@ async def recording(front: Front, update: Update, context: Context) -> None:
     await _accept(front, update, "voice", caption, extra)
 
 
+async def photo(front: Front, update: Update, context: Context) -> None:
+    """A photo or an image file: stored as a reference (the file id) now, downloaded in the
+    lane. Each part of an album is its own update; the intake makes them one turn."""
+    message = update.effective_message
+    if message is None:
+        return
+    bot = context.bot
+    said = addressed_text(message, bot.username, bot.id, front.group_mode)
+    if said is None or not _admit(front, update):
+        return
+    if not front.vision_enabled:
+        _notice(front, update, texts.VISION_OFF)
+        return
+    ref = image_ref(message, front.max_image_mb)
+    if isinstance(ref, str):  # too big to take
+        _notice(front, update, ref)
+        return
+    extra: dict[str, object] = {"images": [ref]}
+    if message.media_group_id:
+        extra["media_group"] = message.media_group_id
+    caption = "" if is_blank(said) else with_reply_context(message, said)
+    await _accept(front, update, "photo", caption, extra)
+
+
 async def other(front: Front, update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or _silent(front, message, context):
@@ -223,7 +252,8 @@ async def error(update: object, context: Context) -> None:
 
 
 def _help(front: Front) -> str:
-    return texts.HELP + (texts.REMINDERS_HELP if front.reminders is not None else "")
+    reminders = texts.REMINDERS_HELP if front.reminders is not None else ""
+    return texts.HELP + (texts.PHOTOS_HELP if front.vision_enabled else "") + reminders
 
 
 def _admit(front: Front, update: Update) -> bool:

@@ -24,8 +24,8 @@ START = "Hi! " + HELP
 WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
 UNSUPPORTED = (
-    "I can take text messages and voice notes (also audio files and round videos). "
-    "Photos, stickers, documents, locations and polls aren't something I can use yet."
+    "I can take text messages, voice notes (also audio files and round videos) and photos. "
+    "Stickers, documents, locations and polls aren't something I can use yet."
 )
 TEXT_ONLY = "I can only read text messages here. Please write your request as text."
 UNKNOWN_COMMAND = "I don't know that command.\n\n" + HELP
@@ -40,6 +40,19 @@ MODEL_REFUSED = (
 CONTENT_REFUSED = (
     "Sorry, the model's provider declined to answer that under its content policy. "
     "Could you ask in a different way?"
+)
+NO_IMAGE_INPUT = (
+    "Sorry, the model I'm using can't look at images, so I couldn't see that. You could "
+    "describe it in words instead."
+)
+VISION_OFF = (
+    "I can't look at photos or images here: image input is turned off for this assistant. "
+    "You could describe it in words instead."
+)
+PHOTOS_HELP = (  # with vision.enabled
+    "\n\nPhotos: send a photo or an image file (an album too), with a question as its "
+    "caption if you like, and I'll look at it. I keep seeing it for the next couple of "
+    "messages; after that I remember only that you sent it and its caption."
 )
 MODEL_AUTH = (
     "Sorry, I can't use the model right now: it refused my credentials. This is for the "
