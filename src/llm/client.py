@@ -170,8 +170,9 @@ def _content_policy(exc: openai.APIStatusError) -> bool:
 
 
 _NO_IMAGES = re.compile(
+    r"not a (multimodal|multi-modal|vision)|"
     r"(image|vision|multimodal|multi-modal).*(not support|only supported|unsupported|"
-    r"not a multimodal|unknown variant|does not accept)|"
+    r"unknown variant|does not accept)|"
     r"(not support|unsupported|does not accept|unknown variant).*(image|vision)",
     re.IGNORECASE | re.DOTALL,
 )

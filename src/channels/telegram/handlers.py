@@ -252,8 +252,7 @@ async def error(update: object, context: Context) -> None:
 
 
 def _help(front: Front) -> str:
-    reminders = texts.REMINDERS_HELP if front.reminders is not None else ""
-    return texts.HELP + (texts.PHOTOS_HELP if front.vision_enabled else "") + reminders
+    return texts.HELP + (texts.REMINDERS_HELP if front.reminders is not None else "")
 
 
 def _admit(front: Front, update: Update) -> bool:

@@ -4,7 +4,9 @@ The console channel shows the same texts for the same failures (src/channels/fai
 """
 
 HELP = (
-    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
+    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n"
+    "Send a photo or an image file (an album too), with your question as its caption, and "
+    "I'll look at it; I keep seeing it for the next couple of messages.\n\n"
     "/reset - forget this conversation and start fresh (not what I remember about you)\n"
     "/memory - what I remember about you, kept across conversations\n"
     "/forget <id> - make me forget one of those facts; /forget all - all of them\n"
@@ -48,11 +50,6 @@ NO_IMAGE_INPUT = (
 VISION_OFF = (
     "I can't look at photos or images here: image input is turned off for this assistant. "
     "You could describe it in words instead."
-)
-PHOTOS_HELP = (  # with vision.enabled
-    "\n\nPhotos: send a photo or an image file (an album too), with a question as its "
-    "caption if you like, and I'll look at it. I keep seeing it for the next couple of "
-    "messages; after that I remember only that you sent it and its caption."
 )
 MODEL_AUTH = (
     "Sorry, I can't use the model right now: it refused my credentials. This is for the "
