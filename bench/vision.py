@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 if not __package__:  # run as `python bench/<name>.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -56,8 +57,8 @@ async def arrival(megabytes: float, runs: int) -> tuple[list[float], int, int]:
     image's sizes in bytes."""
     data, side = photo_of(megabytes)
     results, sent = [], 0
-    config = {"telegram": {"streaming": False}, "vision": {"max_image_mb": 20}}
-    async with in_process_bot(**config) as (telegram, model):
+    vision = {"max_image_mb": 20}
+    async with in_process_bot(telegram={"streaming": False}, vision=vision) as (telegram, model):
         for run in range(runs):
             before = time.monotonic()
             telegram.push_photo(OWNER, [(data, side, side)], caption=f"photo {run}")
@@ -67,15 +68,15 @@ async def arrival(megabytes: float, runs: int) -> tuple[list[float], int, int]:
     return results, len(data), sent
 
 
-def estimated_tokens(body: dict[str, object]) -> int:
+def estimated_tokens(body: dict[str, Any]) -> int:
     chars, images = 0, 0
-    for message in body.get("messages") or []:  # type: ignore[attr-defined]
+    for message in body.get("messages") or []:
         content = message.get("content")
         if isinstance(content, list):
             chars += sum(len(p.get("text") or "") for p in content)
         elif isinstance(content, str):
             chars += len(content)
-    for image in images_in(body):  # type: ignore[arg-type]
+    for image in images_in(body):
         images += image_tokens(image.width, image.height, image.detail or "auto")
     return chars // 4 + images
 
@@ -84,8 +85,8 @@ async def after_one_photo(keep_turns: int, turns: int) -> tuple[int, int, int]:
     """(requests with the image, total request bytes, total estimated tokens) over the photo's
     turn and `turns` text turns after it."""
     data, side = photo_of(1.0)
-    config = {"telegram": {"streaming": False}, "vision": {"keep_turns": keep_turns}}
-    async with in_process_bot(**config) as (telegram, model):
+    vision = {"keep_turns": keep_turns}
+    async with in_process_bot(telegram={"streaming": False}, vision=vision) as (telegram, model):
         telegram.push_photo(OWNER, [(data, side, side)], caption="what is this?")
         await telegram.wait_for_messages(OWNER, 1, timeout=60)
         for turn in range(turns):
