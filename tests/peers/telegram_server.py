@@ -312,6 +312,7 @@ class FakeTelegram:
         user_id: int | None = None,
         as_document: str | None = None,
         file_size: int | None = None,
+        caption_entities: list[JSON] | None = None,
     ) -> int:
         """A photo: `sizes` are (JPEG data, width, height), smallest first, as Telegram sends
         them. `as_document` (a MIME type): the first size sent as an image file instead.
@@ -331,6 +332,8 @@ class FakeTelegram:
             message["photo"] = photo
         if caption is not None:
             message["caption"] = caption
+        if caption_entities:
+            message["caption_entities"] = caption_entities
         if media_group_id is not None:
             message["media_group_id"] = media_group_id
         return self.push_update({"message": message})

@@ -212,6 +212,27 @@ async def test_an_image_turn_is_metered_like_any_other(bots: BotRunner) -> None:
     assert bots.model.request_count == 1
 
 
+async def test_in_a_group_a_photo_is_answered_when_its_caption_mentions_the_bot(
+    bots: BotRunner,
+) -> None:
+    group = -100555
+    await bots.start()
+    bots.telegram.push_photo(group, photo_sizes(200, 100), "holiday snaps", user_id=OWNER)
+    mention = [{"type": "mention", "offset": 0, "length": len("@test_bot")}]
+    bots.telegram.push_photo(
+        group,
+        photo_sizes(300, 100),
+        "@test_bot what is this?",
+        user_id=OWNER,
+        caption_entities=mention,
+    )
+    sent = await bots.telegram.wait_for_messages(group, 1)
+    assert sent[0]["text"] == "echo: what is this?"  # the mention is stripped
+    (seen,) = images_in(bots.model.last_request())
+    assert seen.width == 300  # the mentioned photo; the other cost nothing
+    assert bots.model.request_count == 1 and len(bots.telegram.calls("getFile")) == 1
+
+
 async def test_help_says_what_the_bot_can_see(bots: BotRunner) -> None:
     await bots.start()
     assert "Send a photo or an image file" in await say(bots, "/help")
