@@ -121,6 +121,8 @@ class TelegramImages:
     def _remember(self, key: str, url: str) -> None:
         if len(url) > self.cache_bytes:
             return
+        previous = self._cache.pop(key, None)  # two turns fetched it at once
+        self._cached -= len(previous or "")
         self._cache[key] = url
         self._cached += len(url)
         while self._cached > self.cache_bytes:

@@ -3,6 +3,7 @@ fails, the text that tells the user which failure it was (src/channels/failures.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -116,7 +117,7 @@ class TurnRunner:
             await say(self.sender, conversation_id, target, texts.VISION_OFF)
             return None
         try:
-            fetched = [(await self.photos.fetch(ref))[1] for ref in refs]
+            fetched = [ref for _, ref in await asyncio.gather(*map(self.photos.fetch, refs))]
         except VisionError as exc:
             logger.info("conversation %s: image not taken: %s", conversation_id, exc)
             await say(self.sender, conversation_id, target, str(exc))
