@@ -144,6 +144,20 @@ async def test_a_model_without_image_input_gets_a_plain_answer_and_the_chat_goes
     assert len(bots.model.invalid_requests) == 1
 
 
+async def test_a_text_turn_refused_for_an_earlier_image_is_answered_without_it(
+    bots: BotRunner,
+) -> None:
+    await bots.start()
+    bots.telegram.push_photo(OWNER, photo_sizes(300, 200), caption="look")
+    assert await replies(bots, 1) == ["echo: look"]
+    bots.model.vision = False  # the endpoint now serves a model that takes no images
+    assert await say(bots, "hello") == "echo: hello"  # no error shown: tried again as text
+    assert image_counts(bots) == [1, 1, 0]
+    assert {"role": "user", "content": "[photo: look]"} in bots.model.last_request()["messages"]
+    assert await say(bots, "still there?") == "echo: still there?"
+    assert image_counts(bots) == [1, 1, 0, 0]
+
+
 async def test_with_vision_off_a_photo_gets_a_plain_answer_and_no_model_call(
     bots: BotRunner,
 ) -> None:
