@@ -163,8 +163,11 @@ async def test_with_vision_off_a_photo_gets_a_plain_answer_and_no_model_call(
 ) -> None:
     await bots.start(vision={"enabled": False})
     bots.telegram.push_photo(OWNER, photo_sizes(300, 200), caption="look")
-    assert await replies(bots, 1) == [texts.VISION_OFF]
-    assert bots.model.request_count == 0 and bots.telegram.calls("getFile") == []
+    for _ in range(3):  # an album: one answer, not one a photo
+        bots.telegram.push_photo(OWNER, photo_sizes(300, 200), None, "album3")
+    bots.telegram.push_message(OWNER, "ok then")
+    assert await replies(bots, 3) == [texts.VISION_OFF, texts.VISION_OFF, "echo: ok then"]
+    assert bots.model.request_count == 1 and bots.telegram.calls("getFile") == []
 
 
 async def test_too_big_images_get_a_plain_answer_naming_the_limit(bots: BotRunner) -> None:

@@ -13,6 +13,7 @@ when the turn is over.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -99,3 +100,22 @@ def merge_albums(items: list[InboxItem]) -> list[InboxItem]:
             result.append(str(group))
         groups[str(group)].append(item)
     return [merge(groups[entry]) if isinstance(entry, str) else entry for entry in result]
+
+
+class OncePerAlbum:
+    """Says whether a refusal for an album part is the album's first (one answer, not one a
+    photo); remembers the latest `size` albums."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first(self, group: str | None) -> bool:
+        if group is None:
+            return True
+        if group in self._seen:
+            return False
+        self._seen[group] = None
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return True

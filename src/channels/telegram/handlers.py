@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,6 +26,7 @@ from telegram.ext import (
 from src.access import Access
 from src.channels.telegram import texts
 from src.channels.telegram.access import RefusalThrottle
+from src.channels.telegram.albums import OncePerAlbum
 from src.channels.telegram.approvals import PREFIX as APPROVAL
 from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.buttons import approval_button, reminder_button
@@ -70,6 +71,7 @@ class Front:
     approvals: TelegramApprover | None = None  # the buttons under approval questions
     vision_enabled: bool = False  # vision.enabled: photos go to the model
     max_image_mb: float = 10.0  # vision.max_image_mb
+    album_notices: OncePerAlbum = field(default_factory=OncePerAlbum)
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -213,12 +215,10 @@ async def photo(front: Front, update: Update, context: Context) -> None:
     said = addressed_text(message, bot.username, bot.id, front.group_mode)
     if said is None or not _admit(front, update):
         return
-    if not front.vision_enabled:
-        _notice(front, update, texts.VISION_OFF)
-        return
-    ref = image_ref(message, front.max_image_mb)
-    if isinstance(ref, str):  # too big to take
-        _notice(front, update, ref)
+    ref = image_ref(message, front.max_image_mb) if front.vision_enabled else texts.VISION_OFF
+    if isinstance(ref, str):  # off, or too big to take: said once for an album
+        if front.album_notices.first(message.media_group_id):
+            _notice(front, update, ref)
         return
     extra: dict[str, object] = {"images": [ref]}
     if message.media_group_id:
