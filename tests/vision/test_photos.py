@@ -114,8 +114,10 @@ async def test_an_album_is_one_turn_with_every_image(bots: BotRunner) -> None:
     assert await owed() == []
 
 
-async def test_an_album_cut_off_by_a_restart_is_answered_whole_after_it(bots: BotRunner) -> None:
-    first = await bots.start(clock=TestClock())
+async def test_an_album_cut_off_by_a_restart_is_answered_whole_after_it(
+    bots: BotRunner, bot_store: dict[str, Any]
+) -> None:
+    first = await bots.start(clock=TestClock(), **bot_store)
     for index in range(3):
         bots.telegram.push_photo(OWNER, photo_sizes(200, 100 + index), None, "album2")
     last = bots.telegram.pending_updates()[-1]["update_id"]
@@ -123,7 +125,7 @@ async def test_an_album_cut_off_by_a_restart_is_answered_whole_after_it(bots: Bo
     assert await first.stop() == 0  # before the album settled: nothing answered
     assert bots.model.request_count == 0
 
-    await bots.start(clock=TestClock())
+    await bots.start(clock=TestClock(), **bot_store)
     assert await replies(bots, 1) == ["echo: (3 photos, no caption.)"]
     assert [i.height for i in images_in(bots.model.last_request())] == [100, 101, 102]
     assert bots.model.request_count == 1
