@@ -73,7 +73,8 @@ def image_ref(message: Message, max_image_mb: float) -> dict[str, Any] | str:
 
 
 def too_big(size_bytes: int, max_image_mb: float) -> str:
-    size = f"{size_bytes / 1_000_000:.0f} MB" if size_bytes >= 1_000_000 else "too big"
+    megabytes = round(size_bytes / 1_000_000, 1)
+    size = f"{megabytes:g} MB" if megabytes else "too big"
     if size_bytes > TELEGRAM_DOWNLOAD_LIMIT_MB * 1_000_000:
         return TOO_BIG_FOR_TELEGRAM.format(size=size)
     return TOO_BIG.format(size=size, limit=max_image_mb)
