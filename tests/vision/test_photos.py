@@ -228,7 +228,9 @@ async def test_an_image_turn_is_metered_like_any_other(bots: BotRunner) -> None:
     assert await replies(bots, 1) == ["echo: hi"]  # the image alone is 85 tokens or more
     refusal = await say(bots, "and now?")
     assert "daily" in refusal.lower()
-    assert bots.model.request_count == 1
+    bots.telegram.push_photo(OWNER, photo_sizes(300, 200), caption="and this?")
+    assert (await replies(bots, 3))[2] == refusal  # refused before it is downloaded
+    assert bots.model.request_count == 1 and len(bots.telegram.calls("getFile")) == 1
 
 
 async def test_in_a_group_a_photo_is_answered_when_its_caption_mentions_the_bot(

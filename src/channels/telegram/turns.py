@@ -74,6 +74,10 @@ class TurnRunner:
                 text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
                 metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
             if item.kind == "photo":
+                refusal = await limits.check(item.user_id)  # before the download
+                if refusal is not None:
+                    await say(self.sender, conversation_id, target, refusal.text)
+                    return
                 pictured = await self._photos(conversation_id, target, item)
                 if pictured is None:
                     return  # the user was told why
