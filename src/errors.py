@@ -73,6 +73,11 @@ class VoiceError(UserInputError):
     """A voice note we cannot use; the message says why, for the user."""
 
 
+class VisionError(UserInputError):
+    """A photo or image we cannot use (too big, unreadable, not downloadable); the message
+    says why, for the user."""
+
+
 class AudioRejectedError(UserInputError):
     """The transcription endpoint refused the audio itself (unsupported or undecodable)."""
 
@@ -109,6 +114,10 @@ class LLMContentRefusedError(LLMRequestRefusedError):
     """The provider's content policy refused the request or stopped the answer
     (`code: content_policy_violation` / `content_filter`, or finish_reason
     "content_filter")."""
+
+
+class ImageInputRefusedError(LLMRequestRefusedError):
+    """The model endpoint refused a request because the model takes no image input."""
 
 
 class LLMAuthError(LLMError):

@@ -110,3 +110,11 @@ def test_memory_benchmark_quick() -> None:
 def test_admin_pages_benchmark_quick() -> None:
     out = run_bench("bench.admin_pages", "--quick", "--backends", "file")
     assert "| file | conversations, page 1 |" in out and "| file | usage |" in out
+
+
+def test_vision_benchmark_quick() -> None:
+    out = run_bench("bench.vision", "--quick")
+    assert "| 1 MB |" in out and "| 10 MB |" in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if "| " in line}
+    assert rows["0"].split("|")[2].strip() == "1"  # keep_turns 0: the photo's own request
+    assert rows["2"].split("|")[2].strip() == "3"  # its turn and the two after it

@@ -36,6 +36,13 @@ def test_a_minimal_file(tmp_path: Path) -> None:
     assert config.store.type == "file"
     assert config.agents.get(config.agents.default).name == "assistant"
     assert "sk-test" not in repr(config)
+    vision = config.vision  # photos were refused before this key: on is the sensible default
+    assert (vision.enabled, vision.max_image_mb, vision.keep_turns, vision.detail) == (
+        True,
+        10,
+        2,
+        "auto",
+    )
 
 
 def test_variables_are_expanded(tmp_path: Path) -> None:
@@ -101,6 +108,9 @@ def test_an_unknown_key_is_named(tmp_path: Path) -> None:
         ("health:\n  port: 70000\n", "health.port"),
         ("conversation: []\n", "conversation"),
         ("agents:\n  list:\n    - name: Bad Name\n", "agents.list.0.name"),
+        ("vision:\n  detail: medium\n", "vision.detail"),
+        ("vision:\n  keep_turns: -2\n", "vision.keep_turns"),
+        ("vision:\n  max_image_mb: 50\n", "vision.max_image_mb"),
     ],
 )
 def test_a_wrong_type_or_value_names_the_key(tmp_path: Path, yaml_text: str, key: str) -> None:

@@ -27,7 +27,7 @@ from src.config import AgentConfig
 from src.conversation.message import Message
 from src.conversation.usage import Cost
 from src.conversation.window import Window, set_aside_record
-from src.errors import LLMRequestRefusedError
+from src.errors import ImageInputRefusedError, LLMRequestRefusedError
 from src.llm.client import ChatModel, LLMResponse, Usage
 from src.ops import metrics
 from src.tools.registry import ToolRegistry
@@ -106,6 +106,8 @@ class Agent:
             mark: list[Message] = []
             try:
                 response = await self._ask(window.messages, schemas, final_round, sink, model)
+            except ImageInputRefusedError:
+                raise  # the model takes no images: the history is not at fault
             except LLMRequestRefusedError as exc:
                 # Once set aside, the windows start at this turn (the record is stored).
                 alone = self._current_turn(window.messages, prompt)

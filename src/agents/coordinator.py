@@ -17,12 +17,18 @@ from src.approval.runner import ToolRunner
 from src.clock import SYSTEM_CLOCK, Clock
 from src.config import Config
 from src.conversation.compaction import Summariser
+from src.conversation.images import IMAGES_KEY, ImageSource, Vision
 from src.conversation.manager import ConversationManager, Meter
 from src.conversation.message import Message
 from src.conversation.usage import Cost
 from src.conversation.visible import is_blank
-from src.conversation.window import refused_turn_record
-from src.errors import EmptyMessageError, LimitReachedError, LLMContentRefusedError
+from src.conversation.window import no_images_record, refused_turn_record
+from src.errors import (
+    EmptyMessageError,
+    ImageInputRefusedError,
+    LimitReachedError,
+    LLMContentRefusedError,
+)
 from src.limits.policy import TurnMeter, create_limits
 from src.limits.report import month_summary
 from src.llm.client import ChatModel
@@ -76,6 +82,9 @@ class Coordinator:
         # Long-term memory (src/memory/): None when memory.enabled is off.
         self.memory = memory
         self.memory_commands = MemoryCommands(memory) if memory is not None else None
+        # Where stored image references become data URLs (the channel sets it: Telegram
+        # downloads by file id). None: images are sent as their text stand-ins.
+        self.images: ImageSource | None = None
 
     def conversation(self, conversation_id: str, meter: Meter | None = None) -> ConversationManager:
         return ConversationManager(
@@ -86,7 +95,13 @@ class Coordinator:
             self.config.conversation.max_context_tokens,
             self.summariser,
             meter,
+            self._vision(),
         )
+
+    def _vision(self) -> Vision:
+        vision = self.config.vision
+        source = self.images if vision.enabled else None
+        return Vision(source, vision.keep_turns, vision.detail)
 
     async def process_request(self, request: Request, sink: ReplySink | None = None) -> Response:
         """Answer one request. Idempotent per `request.update_id`: a request already in the
@@ -113,6 +128,19 @@ class Coordinator:
         if replay is not None:
             return replay
         try:
+            return await self._answer(conversation, request, sink, meter)
+        except ImageInputRefusedError:
+            # The model takes no images: later windows send the stored ones as text. A turn
+            # with no image of its own was refused for an earlier one: it is tried again.
+            await conversation.flush()
+            await conversation.add(no_images_record())
+            logger.warning(
+                "conversation %s: the model takes no image input; images are sent as text "
+                "from here on",
+                request.conversation_id,
+            )
+            if request.metadata.get(IMAGES_KEY):
+                raise
             return await self._answer(conversation, request, sink, meter)
         except LLMContentRefusedError:
             # Keep what the user said, and mark the turn so that no later window carries it

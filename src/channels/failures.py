@@ -9,6 +9,7 @@ read, the metric outcome, and the log line. Both channels (Telegram and the cons
 | LLMUnavailableError         | MODEL_DOWN            | warning                        |
 | LLMRateLimitedError (429)   | MODEL_BUSY            | warning                        |
 | LLMContentRefusedError      | CONTENT_REFUSED       | warning                        |
+| ImageInputRefusedError      | NO_IMAGE_INPUT        | error                          |
 | LLMRequestRefusedError (4xx)| MODEL_REFUSED         | error                          |
 | LLMAuthError (401/403)      | MODEL_AUTH            | warning (the client: critical, once) |
 | other LLMError              | MODEL_DOWN            | warning                        |
@@ -25,6 +26,7 @@ from src.channels.telegram import texts
 from src.errors import (
     ConversationError,
     EmptyMessageError,
+    ImageInputRefusedError,
     LLMAuthError,
     LLMContentRefusedError,
     LLMError,
@@ -43,6 +45,7 @@ _MODEL_TEXTS: list[tuple[type[LLMError], str]] = [  # most specific first
     (LLMUnavailableError, texts.MODEL_DOWN),
     (LLMRateLimitedError, texts.MODEL_BUSY),
     (LLMContentRefusedError, texts.CONTENT_REFUSED),
+    (ImageInputRefusedError, texts.NO_IMAGE_INPUT),
     (LLMRequestRefusedError, texts.MODEL_REFUSED),
     (LLMAuthError, texts.MODEL_AUTH),
 ]

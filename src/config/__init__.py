@@ -39,6 +39,7 @@ from src.config.schema import (
     StoreConfig,
     TelegramConfig,
     ToolsConfig,
+    VisionConfig,
     VoiceConfig,
 )
 from src.errors import ConfigError
@@ -68,6 +69,7 @@ __all__ = [
     "StoreConfig",
     "TelegramConfig",
     "ToolsConfig",
+    "VisionConfig",
     "VoiceConfig",
     "expand_env",
     "load_config",

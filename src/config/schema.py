@@ -120,6 +120,15 @@ class VoiceConfig(_Strict):
     timeout_s: float = Field(120, gt=0)
 
 
+class VisionConfig(_Strict):
+    """Photos and images for the model (src/vision/, src/channels/telegram/photos.py)."""
+
+    enabled: bool = True  # off: a photo gets a plain answer and costs no model call
+    max_image_mb: float = Field(10, gt=0, le=20)  # the largest size within this is downloaded
+    keep_turns: int = Field(2, ge=-1)  # sent in its turn and this many after; -1 = always
+    detail: Literal["low", "high", "auto"] = "auto"
+
+
 class ToolsConfig(_Strict):
     default_timezone: str = "UTC"
     max_result_chars: int = Field(16000, ge=100)
@@ -270,6 +279,7 @@ class Config(_Strict):
     conversation: ConversationConfig = ConversationConfig()
     health: HealthConfig = HealthConfig()
     voice: VoiceConfig = VoiceConfig()
+    vision: VisionConfig = VisionConfig()
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
     limits: LimitsConfig = LimitsConfig()

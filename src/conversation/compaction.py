@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from src.config import CompactionConfig
+from src.conversation.images import image_refs, stand_in
 from src.conversation.message import Message
 from src.conversation.visible import is_blank
 from src.conversation.window import COMPACTION
@@ -119,7 +120,7 @@ def render_transcript(messages: list[Message], max_chars: int) -> str:
 
 
 def _line(message: Message) -> str:
-    text = _clip(message.content or "")
+    text = _clip(stand_in(message) if image_refs(message) else message.content or "")
     if message.role == "tool":
         return f"[tool result {message.metadata.get('tool', '')}] {text}".rstrip()
     if message.role == "assistant" and message.tool_calls:

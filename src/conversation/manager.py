@@ -14,6 +14,7 @@ from typing import Any
 from src.conversation import settings
 from src.conversation.budget import RATIO_KEY, corrected, stored_ratio, updated_ratio
 from src.conversation.compaction import SUMMARY_HEADER, Summariser, compaction_record
+from src.conversation.images import Vision, with_images
 from src.conversation.message import Message
 from src.conversation.usage import Cost, add_usage
 from src.conversation.window import (
@@ -51,6 +52,7 @@ class ConversationManager:
         max_context_tokens: int = 12000,
         summariser: Summariser | None = None,
         meter: Meter | None = None,
+        vision: Vision | None = None,
     ) -> None:
         self.conversation_id = conversation_id
         self.store = store
@@ -59,6 +61,7 @@ class ConversationManager:
         self.max_context_tokens = max_context_tokens
         self.summariser = summariser
         self.meter = meter
+        self.vision = vision  # None: messages with images are sent as their stand-ins
         self._recent: list[Message] | None = None
         self._metadata: dict[str, Any] | None = None
         self._staged: list[Message] = []  # in the tail, not yet stored
@@ -113,24 +116,31 @@ class ConversationManager:
         recent = await self.recent()
         ratio = stored_ratio(await self.metadata())
         summary, start = latest_summary(recent)
-        window = self._assemble(system_prompt, tools, summary, messages_from(recent, start))
+        body = await self._body(recent, start)
+        window = self._assemble(system_prompt, tools, summary, body)
         if self._fits(window, ratio):
             return window
         if self.summariser is not None and self.summariser.available:
             if await self._compact(system_prompt, tools, summary, start, ratio):
                 summary, start = latest_summary(recent)
-                window = self._assemble(system_prompt, tools, summary, messages_from(recent, start))
+                body = await self._body(recent, start)
+                window = self._assemble(system_prompt, tools, summary, body)
                 if self._fits(window, ratio):
                     return window
         # Summarising is off or failed: leave out the oldest turns instead.
         fixed = self._assemble(system_prompt, tools, summary, []).estimated_tokens
         chosen = select_window(
-            messages_from(recent, start),
+            body,
             self.max_history_messages,
             int(self.max_context_tokens / ratio),
             fixed,
         )
         return self._assemble(system_prompt, tools, summary, chosen)
+
+    async def _body(self, recent: list[Message], start: int) -> list[Message]:
+        """The messages after `start`, ready to send, each image as data or its stand-in."""
+        vision = self.vision or Vision(source=None)
+        return await with_images(messages_from(recent, start), recent, vision, self.conversation_id)
 
     async def record_usage(self, cost: Cost) -> None:
         """Count a model request in the conversation's totals and, through the meter, in the

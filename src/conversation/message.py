@@ -10,6 +10,18 @@ Role = Literal["system", "user", "assistant", "tool"]
 _ROLES = ("system", "user", "assistant", "tool")
 
 
+@dataclass(frozen=True)
+class ImagePart:
+    """An image a request carries (src/conversation/images.py): never stored, only sent."""
+
+    url: str  # a data: URL
+    detail: str  # low | high | auto
+    tokens: int  # the local estimate of what it costs in the prompt
+
+    def to_api(self) -> dict[str, Any]:
+        return {"type": "image_url", "image_url": {"url": self.url, "detail": self.detail}}
+
+
 @dataclass
 class Message:
     role: Role
@@ -19,6 +31,9 @@ class Message:
     tool_call_id: str | None = None
     created_at: float = field(default_factory=time.time)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Images this request carries beside the text (a user message within vision.keep_turns);
+    # set on the copy a window sends, never stored (the history keeps references).
+    images: tuple[ImagePart, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form: only the fields that are set."""
@@ -61,6 +76,9 @@ class Message:
                 data["tool_calls"] = self.tool_calls
             elif not self.content:
                 data["content"] = ""
+        elif self.images and self.role == "user":
+            text = {"type": "text", "text": self.content or ""}
+            data["content"] = [text, *(image.to_api() for image in self.images)]
         else:
             data["content"] = self.content or ""
         if self.role == "tool":

@@ -13,6 +13,9 @@ place that already skips compaction records skips them too):
 - refused turn (`{"compaction": {"kind": "refused"}}`): the provider's content policy
   refused the turn before the record. Windows leave that turn out, so the next message is
   not refused for it again.
+- no images (`{"compaction": {"kind": "no_images"}}`): the endpoint said the model takes no
+  image input. Images stored before the record are sent as their text stand-ins from then
+  on (src/conversation/images.py), so the next message is not refused for them again.
 
 A stored user message with no visible text (src/conversation/visible.py; today's code never
 stores one, older histories may hold them) is left out of every window too, and so is an
@@ -32,6 +35,7 @@ _PER_MESSAGE = 4
 COMPACTION = "compaction"
 SET_ASIDE = "set_aside"
 REFUSED = "refused"
+NO_IMAGES = "no_images"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def estimate_tokens(message: Message) -> int:
     chars = len(message.content or "")
     for call in message.tool_calls or []:
         chars += len(json.dumps(call.get("function", {}), ensure_ascii=False))
-    return _PER_MESSAGE + chars // 4
+    return _PER_MESSAGE + chars // 4 + sum(image.tokens for image in message.images)
 
 
 def estimate_tools(tools: list[dict[str, Any]] | None) -> int:
@@ -74,6 +78,11 @@ def set_aside_record() -> Message:
 def refused_turn_record() -> Message:
     """Stored after a turn the provider's content policy refused (see the docstring)."""
     return Message(role="system", content="", metadata={COMPACTION: {"kind": REFUSED}})
+
+
+def no_images_record() -> Message:
+    """Stored after a turn the endpoint refused for its images (see the docstring)."""
+    return Message(role="system", content="", metadata={COMPACTION: {"kind": NO_IMAGES}})
 
 
 def _sendable(messages: list[Message]) -> list[Message]:
@@ -159,7 +168,7 @@ def latest_summary(messages: list[Message]) -> tuple[Message | None, int]:
     out ends (a set-aside record: the user message of the turn before it)."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if not is_compaction(message) or _kind(message) == REFUSED:
+        if not is_compaction(message) or _kind(message) in (REFUSED, NO_IMAGES):
             continue
         if _kind(message) == SET_ASIDE:
             turn = next((i for i in range(index - 1, -1, -1) if messages[i].role == "user"), index)

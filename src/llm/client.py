@@ -9,6 +9,7 @@ refusal and refused credentials apart.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ import openai
 
 from src.config import LLMConfig
 from src.errors import (
+    ImageInputRefusedError,
     LLMAuthError,
     LLMContentRefusedError,
     LLMError,
@@ -152,6 +154,8 @@ def translate_error(exc: openai.OpenAIError) -> LLMError:
             return LLMAuthError(f"the model endpoint refused our credentials ({detail})")
         if _content_policy(exc):
             return LLMContentRefusedError(f"the provider's content policy refused ({detail})")
+        if _no_image_input(str(exc.message)):
+            return ImageInputRefusedError(f"the model takes no image input ({detail})")
         return LLMRequestRefusedError(f"the model endpoint refused the request ({detail})")
     return LLMError(f"model error: {type(exc).__name__}")
 
@@ -163,6 +167,22 @@ def _content_policy(exc: openai.APIStatusError) -> bool:
     inner = body.get("innererror")
     codes = {exc.code, body.get("type"), inner.get("code") if isinstance(inner, dict) else None}
     return bool(CONTENT_POLICY_CODES & {c for c in codes if isinstance(c, str)})
+
+
+_NO_IMAGES = re.compile(
+    r"not a (multimodal|multi-modal|vision)|"
+    r"(image|vision|multimodal|multi-modal).*(not support|only supported|unsupported|"
+    r"unknown variant|does not accept)|"
+    r"(not support|unsupported|does not accept|unknown variant).*(image|vision)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _no_image_input(message: str) -> bool:
+    """Providers word it differently: OpenAI "image_url is only supported by certain
+    models", vLLM "... is not a multimodal model", others "image input is not supported"
+    or a schema error naming `image_url`."""
+    return bool(_NO_IMAGES.search(message))
 
 
 def _refused(exc: BaseException) -> bool:

@@ -79,12 +79,14 @@ class Inbox:
             )
         return accepted
 
-    async def done(self, conversation_id: str, update_id: int) -> None:
-        """Forget an answered item; the conversation leaves the index when nothing is left."""
+    async def done(self, conversation_id: str, update_id: int, *more: int) -> None:
+        """Forget an answered item (and `more`, answered with it, at once); the conversation
+        leaves the index when nothing is left."""
+        answered = {update_id, *more}
 
         def remove(record: Record) -> Record:
             owed = record.data.get(_PENDING, [])
-            left = [i for i in owed if i.get("update_id") != update_id]
+            left = [i for i in owed if i.get("update_id") not in answered]
             if not record.version or len(left) == len(owed):
                 return record
             return record.changed(

@@ -245,13 +245,21 @@ async def test_stranger_in_a_group_is_refused_only_when_addressing_the_bot(
 
 async def test_other_content_gets_a_friendly_answer_without_the_model(bots: BotRunner) -> None:
     await bots.start()
-    photo = {"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}
+    sticker = {
+        "file_id": "s1",
+        "file_unique_id": "u1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
     base = {
         "date": 0,
         "chat": {"id": OWNER, "type": "private"},
         "from": {"id": OWNER, "is_bot": False, "first_name": "A"},
     }
-    bots.telegram.push_update({"message": {**base, "message_id": 50, "photo": [photo]}})
+    bots.telegram.push_update({"message": {**base, "message_id": 50, "sticker": sticker}})
     bots.telegram.push_update(
         {"message": {**base, "message_id": 51, "location": {"latitude": 1.0, "longitude": 2.0}}}
     )

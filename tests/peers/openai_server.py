@@ -14,6 +14,9 @@ reject gets a 400 in OpenAI's error shape and is recorded in ``invalid_requests`
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import io
 import itertools
 import json
 import re
@@ -37,6 +40,8 @@ __all__ = [
     "FakeOpenAI",
     "InvalidRequest",
     "Reply",
+    "SeenImage",
+    "images_in",
     "validate_chat_request",
 ]
 
@@ -171,6 +176,67 @@ def _check_content(content: Any, role: str, where: str) -> None:
                 f"Missing required parameter: '{where}.content[{j}].{kind}'.",
                 f"{where}.content[{j}].{kind}",
             )
+        if kind == "image_url":
+            decode_image_part(part, f"{where}.content[{j}]")
+
+
+@dataclass(frozen=True)
+class SeenImage:
+    """An image a chat request carried, decoded the way the real API decodes it."""
+
+    mime_type: str
+    width: int
+    height: int
+    detail: str | None
+    size: int  # bytes after base64 decoding
+
+
+_DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|webp|gif));base64,([A-Za-z0-9+/=]+)$")
+_PIL_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+def decode_image_part(part: dict[str, Any], where: str = "image_url") -> SeenImage:
+    """Check an `image_url` part as OpenAI does (a data URL must hold a real image of the
+    type it names); raise ChatRequestInvalid otherwise."""
+    from PIL import Image  # the test dependency only this check needs
+
+    image_url = part.get("image_url")
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    if not isinstance(url, str):
+        raise _Invalid(f"Missing required parameter: '{where}.image_url.url'.", where)
+    detail = image_url.get("detail") if isinstance(image_url, dict) else None
+    if detail not in (None, "low", "high", "auto"):
+        raise _Invalid(f"Invalid value for '{where}.image_url.detail': {detail!r}.", where)
+    match = _DATA_URL.match(url)
+    if match is None:
+        raise _Invalid(
+            f"Invalid '{where}.image_url.url': expected a base64-encoded data URL with an "
+            "image MIME type (like 'data:image/png;base64,...').",
+            where,
+        )
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            kind, (width, height) = _PIL_TYPES.get(image.format or ""), image.size
+    except (binascii.Error, OSError, ValueError, SyntaxError):
+        kind, width, height = None, 0, 0
+    if kind != match.group(1):
+        raise _Invalid(
+            "You uploaded an unsupported image. Please make sure your image is valid.", where
+        )
+    return SeenImage(match.group(1), width, height, detail, len(data))
+
+
+def images_in(body: dict[str, Any]) -> list[SeenImage]:
+    """Every image of a chat request, in order."""
+    return [
+        decode_image_part(part)
+        for msg in body.get("messages") or []
+        if isinstance(msg.get("content"), list)
+        for part in msg["content"]
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    ]
 
 
 def _check_tool_calls(calls: Any, where: str) -> list[str]:
@@ -372,6 +438,8 @@ def _prompt_chars(body: dict[str, Any]) -> int:
     total = 0
     for msg in body.get("messages") or []:
         total += len(_content_text(msg.get("content")))
+        if isinstance(msg.get("content"), list):  # an image: 85 tokens at least
+            total += 4 * 85 * sum(1 for p in msg["content"] if p.get("type") == "image_url")
         for call in msg.get("tool_calls") or []:
             total += len(str((call.get("function") or {}).get("arguments") or ""))
     return total
@@ -389,6 +457,8 @@ class FakeOpenAI:
         reject_blank: bool = False,
     ) -> None:
         self.api_key = api_key
+        # False: like a text-only model, a request with an image part is a 400.
+        self.vision = True
         # Like several OpenAI-compatible providers: a user message without visible text
         # (whitespace, zero-width characters) is a 400. OpenAI itself accepts it.
         self.reject_blank = reject_blank
@@ -610,6 +680,11 @@ class FakeOpenAI:
             validate_chat_request(body, self.strict_keys)
             if self.reject_blank:
                 _check_no_blank_user_message(body)
+            if not self.vision and images_in(body):
+                raise _Invalid(
+                    "Invalid content type. image_url is only supported by certain models.",
+                    "messages",
+                )
         except ChatRequestInvalid as exc:
             with self._lock:
                 self._invalid.append(

@@ -303,6 +303,41 @@ class FakeTelegram:
         }
         return self.push_update({"message": message})
 
+    def push_photo(
+        self,
+        chat_id: int,
+        sizes: list[tuple[bytes, int, int]],
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        user_id: int | None = None,
+        as_document: str | None = None,
+        file_size: int | None = None,
+        caption_entities: list[JSON] | None = None,
+    ) -> int:
+        """A photo: `sizes` are (JPEG data, width, height), smallest first, as Telegram sends
+        them. `as_document` (a MIME type): the first size sent as an image file instead.
+        `file_size` overrides the size the update declares (of the largest size)."""
+        message = self._user_message(chat_id, None, user_id, "alice", "Alice", None)
+        photo = []
+        for data, width, height in sizes:
+            file_id = self.add_file(data)
+            size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+            photo.append({**size, "width": width, "height": height})
+        if file_size is not None:
+            photo[-1]["file_size"] = file_size
+        if as_document is not None:
+            document = {k: v for k, v in photo[0].items() if k not in ("width", "height")}
+            message["document"] = {**document, "mime_type": as_document, "file_name": "image"}
+        else:
+            message["photo"] = photo
+        if caption is not None:
+            message["caption"] = caption
+        if caption_entities:
+            message["caption_entities"] = caption_entities
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
+        return self.push_update({"message": message})
+
     def push_callback_query(self, message: JSON, data: str, user_id: int) -> int:
         """A press of an inline button under `message` (a message the bot sent) by `user_id`."""
         with self._lock:
@@ -642,6 +677,8 @@ class FakeTelegram:
         if not isinstance(file_id, str) or file_id not in self._files:
             raise _bad("invalid file_id")
         path, data = self._files[file_id]
+        if len(data) > 20_000_000:  # the Bot API's download limit
+            raise _bad("file is too big")
         return {
             "file_id": file_id,
             "file_unique_id": f"u{file_id}",

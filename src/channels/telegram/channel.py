@@ -20,9 +20,11 @@ from src.agents.coordinator import Coordinator
 from src.channels.lanes import ChatLanes
 from src.channels.telegram import handlers
 from src.channels.telegram.access import RefusalThrottle
+from src.channels.telegram.albums import Albums
 from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.batching import batch_processor
 from src.channels.telegram.intake import Intake, LaneItem, Scheduled
+from src.channels.telegram.photos import TelegramImages
 from src.channels.telegram.poller import Poller
 from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.sender import Sender
@@ -54,7 +56,11 @@ class TelegramChannel:
         self.inbox = coordinator.storage.inbox
         self.sender = Sender(application.bot)
         self.voice = TelegramVoice.create(config, application.bot, self.sender)
-        turns = TurnRunner(config, coordinator, self.sender, self.voice)
+        self.photos = (
+            TelegramImages(application.bot, config.vision) if config.vision.enabled else None
+        )
+        coordinator.images = self.photos  # stored image references become data URLs here
+        turns = TurnRunner(config, coordinator, self.sender, self.voice, self.photos)
         self.scheduler = scheduler
         self.reminders = (
             Reminders(scheduler, access, self.sender, turns) if scheduler is not None else None
@@ -73,7 +79,7 @@ class TelegramChannel:
         self._scheduling: asyncio.Task[None] | None = None
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
-        self.intake = Intake(self.inbox, self.lanes)
+        self.intake = Intake(self.inbox, self.lanes, albums=Albums(self.lanes.submit, runner.clock))
         self.poller = Poller(
             application.bot, batch_processor(application), config.telegram.poll_timeout_s
         )
@@ -83,6 +89,8 @@ class TelegramChannel:
             refusals=RefusalThrottle(),
             group_mode=config.telegram.group_mode,
             voice_enabled=config.voice.enabled,
+            vision_enabled=config.vision.enabled,
+            max_image_mb=config.vision.max_image_mb,
             reminders=self.reminders,
             approvals=self.approvals,
         )
@@ -132,6 +140,7 @@ class TelegramChannel:
         if self._scheduling is not None:  # a delivery in flight stays claimed: sent next start
             self._scheduling.cancel()
             await asyncio.gather(self._scheduling, return_exceptions=True)
+        self.intake.albums.close()  # albums still gathering are in the inbox for the restart
         self.approvals.close()  # turns waiting for an answer resume after the restart
         cancelled = await self.lanes.close(SHUTDOWN_GRACE_S)
         if cancelled:

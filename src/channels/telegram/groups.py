@@ -15,16 +15,18 @@ def addressed_text(message: Message, username: str, bot_id: int, mode: str) -> s
     Private chats are always answered. In groups: `off` never, `all` always, `mention` only
     when the bot is @mentioned, replied to, or commanded (commands are routed elsewhere).
     """
-    text = message.text or ""
+    text = message.text or message.caption or ""  # a photo's caption speaks for it
     if message.chat.type == "private":
         return text
     if mode == "off":
         return None
     mention = f"@{username}".lower()
     mentioned = False
-    for entity, value in message.parse_entities(
-        [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
-    ).items():
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    entities = (
+        message.parse_entities(kinds) if message.text else message.parse_caption_entities(kinds)
+    )
+    for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and value.lower() == mention:
             mentioned = True
         elif entity.user is not None and entity.user.id == bot_id:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,12 +26,14 @@ from telegram.ext import (
 from src.access import Access
 from src.channels.telegram import texts
 from src.channels.telegram.access import RefusalThrottle
+from src.channels.telegram.albums import OncePerAlbum
 from src.channels.telegram.approvals import PREFIX as APPROVAL
 from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.buttons import approval_button, reminder_button
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
+from src.channels.telegram.photos import image_ref
 from src.channels.telegram.reminders import CANCEL, Reminders
 from src.channels.telegram.sender import as_seconds
 from src.channels.telegram.voice import media_extra
@@ -67,6 +69,9 @@ class Front:
     voice_enabled: bool
     reminders: Reminders | None = None  # scheduler.enabled
     approvals: TelegramApprover | None = None  # the buttons under approval questions
+    vision_enabled: bool = False  # vision.enabled: photos go to the model
+    max_image_mb: float = 10.0  # vision.max_image_mb
+    album_notices: OncePerAlbum = field(default_factory=OncePerAlbum)
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -95,6 +100,8 @@ def register(application: Application, front: Front, coordinator_commands: Itera
     application.add_handler(MessageHandler(new & filters.COMMAND, bound(unknown_command)))
     recordings = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
     application.add_handler(MessageHandler(new & recordings, bound(recording)))
+    images = filters.PHOTO | filters.Document.IMAGE
+    application.add_handler(MessageHandler(new & images, bound(photo)))
     application.add_handler(MessageHandler(new, bound(other)))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
     application.add_error_handler(error)
@@ -196,6 +203,28 @@ async def recording(front: Front, update: Update, context: Context) -> None:
     extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
     caption = "" if is_blank(message.caption) else message.caption or ""
     await _accept(front, update, "voice", caption, extra)
+
+
+async def photo(front: Front, update: Update, context: Context) -> None:
+    """A photo or an image file: stored as a reference (the file id) now, downloaded in the
+    lane. Each part of an album is its own update; the intake makes them one turn."""
+    message = update.effective_message
+    if message is None:
+        return
+    bot = context.bot
+    said = addressed_text(message, bot.username, bot.id, front.group_mode)
+    if said is None or not _admit(front, update):
+        return
+    ref = image_ref(message, front.max_image_mb) if front.vision_enabled else texts.VISION_OFF
+    if isinstance(ref, str):  # off, or too big to take: said once for an album
+        if front.album_notices.first(message.media_group_id):
+            _notice(front, update, ref)
+        return
+    extra: dict[str, object] = {"images": [ref]}
+    if message.media_group_id:
+        extra["media_group"] = message.media_group_id
+    caption = "" if is_blank(said) else with_reply_context(message, said)
+    await _accept(front, update, "photo", caption, extra)
 
 
 async def other(front: Front, update: Update, context: Context) -> None:

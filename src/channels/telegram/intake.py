@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from src.channels.lanes import ChatLanes
+from src.channels.telegram.albums import GROUP_KEY, Albums, merge_albums
 from src.clock import SYSTEM_CLOCK, Clock
 from src.errors import ConversationError
 from src.retry import Backoff, Retry, failure_of
@@ -50,13 +51,20 @@ STORE_RETRY = Retry(on=failure_of(ConversationError), backoff=Backoff(0.5, 15.0)
 
 class Intake:
     def __init__(
-        self, inbox: Inbox, lanes: ChatLanes[LaneItem], clock: Clock = SYSTEM_CLOCK
+        self,
+        inbox: Inbox,
+        lanes: ChatLanes[LaneItem],
+        clock: Clock = SYSTEM_CLOCK,
+        albums: Albums | None = None,
     ) -> None:
         self.inbox = inbox
         self.lanes = lanes
         self.clock = clock
+        # An album's parts wait here (in memory; stored in the inbox) to go on as one item.
+        self.albums = albums or Albums(lanes.submit, clock)
 
     def notify(self, conversation_id: str, chat_id: int, thread: int | None, text: str) -> None:
+        self.albums.flush(conversation_id)  # an album that came before goes first
         self.lanes.submit(conversation_id, Notice(chat_id, thread, text))
 
     async def accept(self, conversation_id: str, item: InboxItem) -> None:
@@ -74,14 +82,19 @@ class Intake:
         accepted = await STORE_RETRY.call(
             lambda: self.inbox.accept(conversation_id, item), clock=self.clock, on_retry=note
         )
-        if accepted:
+        if not accepted:
+            return
+        if item.kind == "photo" and item.extra.get(GROUP_KEY):
+            self.albums.add(conversation_id, item)
+        else:
+            self.albums.flush(conversation_id)
             self.lanes.submit(conversation_id, item)
 
     async def recover(self) -> int:
         """Queue every item a previous run accepted but did not answer. Returns how many."""
         count = 0
         for conversation_id, items in await self.inbox.pending():
-            for item in items:
+            for item in merge_albums(items):
                 self.lanes.submit(conversation_id, item)
                 count += 1
         if count:

@@ -4,7 +4,9 @@ The console channel shows the same texts for the same failures (src/channels/fai
 """
 
 HELP = (
-    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
+    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n"
+    "Send a photo or an image file (an album too), with your question as its caption, and "
+    "I'll look at it; I keep seeing it for the next couple of messages.\n\n"
     "/reset - forget this conversation and start fresh (not what I remember about you)\n"
     "/memory - what I remember about you, kept across conversations\n"
     "/forget <id> - make me forget one of those facts; /forget all - all of them\n"
@@ -24,8 +26,8 @@ START = "Hi! " + HELP
 WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
 UNSUPPORTED = (
-    "I can take text messages and voice notes (also audio files and round videos). "
-    "Photos, stickers, documents, locations and polls aren't something I can use yet."
+    "I can take text messages, voice notes (also audio files and round videos) and photos. "
+    "Stickers, documents, locations and polls aren't something I can use yet."
 )
 TEXT_ONLY = "I can only read text messages here. Please write your request as text."
 UNKNOWN_COMMAND = "I don't know that command.\n\n" + HELP
@@ -40,6 +42,14 @@ MODEL_REFUSED = (
 CONTENT_REFUSED = (
     "Sorry, the model's provider declined to answer that under its content policy. "
     "Could you ask in a different way?"
+)
+NO_IMAGE_INPUT = (
+    "Sorry, the model I'm using can't look at images, so I couldn't see that. You could "
+    "describe it in words instead."
+)
+VISION_OFF = (
+    "I can't look at photos or images here: image input is turned off for this assistant. "
+    "You could describe it in words instead."
 )
 MODEL_AUTH = (
     "Sorry, I can't use the model right now: it refused my credentials. This is for the "

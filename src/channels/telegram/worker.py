@@ -1,8 +1,8 @@
 """The lane worker: what happens to each item of a conversation's lane, in order.
 
-A notice is sent; /reset forgets the history; a coordinator command is answered; text and
-voice notes are turns (turns.py), paced by the user's messages-per-minute limit first. The
-inbox forgets an item once it has been handled.
+A notice is sent; /reset forgets the history; a coordinator command is answered; text,
+voice notes and photos (an album as one item, albums.py) are turns (turns.py), paced by the
+user's messages-per-minute limit first. The inbox forgets an item once it has been handled.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 
 from src.agents.coordinator import Coordinator
 from src.channels.telegram import texts
+from src.channels.telegram.albums import PARTS_KEY
 from src.channels.telegram.intake import LaneItem, Notice, Scheduled
 from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.replies import say, target_for
@@ -65,7 +66,8 @@ class LaneWorker:
             await say(self.sender, conversation_id, target_for(item), text)
         elif await self._paced(conversation_id, item):
             await self.turns.run(conversation_id, item, from_voice=item.kind == "voice")
-        await self.inbox.done(conversation_id, item.update_id)
+        parts = item.extra.get(PARTS_KEY, [])  # an album's other parts, answered with it
+        await self.inbox.done(conversation_id, item.update_id, *parts)
 
     async def _scheduled(self, conversation_id: str, item: Scheduled) -> None:
         """A due entry's turn in the lane; the scheduler awaits what became of it."""

@@ -1,0 +1,1 @@
+"""Images for the model: made ready to send (prepare.py)."""
