@@ -120,6 +120,15 @@ class VoiceConfig(_Strict):
     timeout_s: float = Field(120, gt=0)
 
 
+class DocumentsConfig(_Strict):
+    """Documents sent to the bot: their text goes into the turn (src/documents/)."""
+
+    enabled: bool = False  # config.yml turns it on; off keeps older configs as they were
+    # Extracted text per document (the rest is cut, with a note). The turn is stored with it:
+    # at most 4 bytes a character keeps it well inside one DynamoDB item.
+    max_chars: int = Field(20000, ge=100, le=80_000)
+
+
 class ToolsConfig(_Strict):
     default_timezone: str = "UTC"
     max_result_chars: int = Field(16000, ge=100)
@@ -256,6 +265,7 @@ class Config(_Strict):
     conversation: ConversationConfig = ConversationConfig()
     health: HealthConfig = HealthConfig()
     voice: VoiceConfig = VoiceConfig()
+    documents: DocumentsConfig = DocumentsConfig()
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
     limits: LimitsConfig = LimitsConfig()

@@ -22,6 +22,7 @@ from src.channels.telegram import handlers
 from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.batching import batch_processor
+from src.channels.telegram.documents import TelegramDocuments
 from src.channels.telegram.intake import Intake, LaneItem, Scheduled
 from src.channels.telegram.poller import Poller
 from src.channels.telegram.reminders import Reminders
@@ -54,7 +55,12 @@ class TelegramChannel:
         self.inbox = coordinator.storage.inbox
         self.sender = Sender(application.bot)
         self.voice = TelegramVoice.create(config, application.bot, self.sender)
-        turns = TurnRunner(config, coordinator, self.sender, self.voice)
+        documents = (
+            TelegramDocuments(application.bot, config.documents)
+            if config.documents.enabled
+            else None
+        )
+        turns = TurnRunner(config, coordinator, self.sender, self.voice, documents)
         self.scheduler = scheduler
         self.reminders = (
             Reminders(scheduler, access, self.sender, turns) if scheduler is not None else None
@@ -83,6 +89,7 @@ class TelegramChannel:
             refusals=RefusalThrottle(),
             group_mode=config.telegram.group_mode,
             voice_enabled=config.voice.enabled,
+            documents_enabled=config.documents.enabled,
             reminders=self.reminders,
             approvals=self.approvals,
         )

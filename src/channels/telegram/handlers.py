@@ -29,6 +29,7 @@ from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.approvals import PREFIX as APPROVAL
 from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.buttons import approval_button, reminder_button
+from src.channels.telegram.documents import document_extra
 from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
 from src.channels.telegram.ids import conversation_id, thread_id
 from src.channels.telegram.intake import Intake
@@ -65,6 +66,7 @@ class Front:
     refusals: RefusalThrottle
     group_mode: str
     voice_enabled: bool
+    documents_enabled: bool = False
     reminders: Reminders | None = None  # scheduler.enabled
     approvals: TelegramApprover | None = None  # the buttons under approval questions
 
@@ -95,6 +97,9 @@ def register(application: Application, front: Front, coordinator_commands: Itera
     application.add_handler(MessageHandler(new & filters.COMMAND, bound(unknown_command)))
     recordings = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
     application.add_handler(MessageHandler(new & recordings, bound(recording)))
+    if front.documents_enabled:  # images sent as files are photos, not documents
+        files = filters.Document.ALL & ~filters.Document.IMAGE
+        application.add_handler(MessageHandler(new & files, bound(document)))
     application.add_handler(MessageHandler(new, bound(other)))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
     application.add_error_handler(error)
@@ -198,6 +203,16 @@ async def recording(front: Front, update: Update, context: Context) -> None:
     await _accept(front, update, "voice", caption, extra)
 
 
+async def document(front: Front, update: Update, context: Context) -> None:
+    """A file: stored as pending (its file id, name, type, size) now, read in the lane."""
+    message = update.effective_message
+    if message is None or message.document is None or _silent(front, message, context):
+        return
+    if _admit(front, update):
+        caption = "" if is_blank(message.caption) else message.caption or ""
+        await _accept(front, update, "document", caption, document_extra(message.document))
+
+
 async def other(front: Front, update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or _silent(front, message, context):
@@ -223,7 +238,8 @@ async def error(update: object, context: Context) -> None:
 
 
 def _help(front: Front) -> str:
-    return texts.HELP + (texts.REMINDERS_HELP if front.reminders is not None else "")
+    documents = texts.DOCUMENTS_HELP if front.documents_enabled else ""
+    return texts.HELP + documents + (texts.REMINDERS_HELP if front.reminders is not None else "")
 
 
 def _admit(front: Front, update: Update) -> bool:

@@ -20,6 +20,11 @@ REMINDERS_HELP = (  # with scheduler.enabled
     "at 8, tell me what's on today\". /reminders lists and cancels them, /timezone sets your "
     "time zone. /reset does not cancel them."
 )
+DOCUMENTS_HELP = (  # with documents.enabled
+    "\n\nDocuments: send me a PDF, a Word document (.docx) or a text file (Markdown, CSV, "
+    "JSON, source code, ...) up to 20 MB, with what you'd like done with it as the caption, "
+    "and I'll read it. Pictures and files my tools make are sent to you after my answer."
+)
 START = "Hi! " + HELP
 WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."

@@ -10,13 +10,15 @@ from src.agents.coordinator import Coordinator
 from src.agents.types import Request
 from src.channels import failures
 from src.channels.telegram import texts
+from src.channels.telegram.documents import TelegramDocuments
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
 from src.channels.telegram.voice import TelegramVoice
 from src.config import Config
 from src.conversation.visible import is_blank
-from src.errors import ChannelError
+from src.documents.reader import DocumentTurn
+from src.errors import ChannelError, DocumentError
 from src.ops import metrics
 from src.store.inbox import InboxItem
 
@@ -30,11 +32,13 @@ class TurnRunner:
         coordinator: Coordinator,
         sender: Sender,
         voice: TelegramVoice | None,
+        documents: TelegramDocuments | None = None,
     ) -> None:
         self.config = config
         self.coordinator = coordinator
         self.sender = sender
         self.voice = voice
+        self.documents = documents
 
     async def run(
         self,
@@ -68,6 +72,15 @@ class TurnRunner:
                 )
                 text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
                 metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
+            if item.kind == "document":
+                refusal = await limits.check(item.user_id)  # before the download
+                if refusal is not None:
+                    await say(self.sender, conversation_id, target, refusal.text)
+                    return
+                document = await self._document(conversation_id, target, item)
+                if document is None:
+                    return  # the user was told why
+                text, metadata["document"] = document.text, document.metadata
             if scheduled is not None:
                 metadata["scheduled"] = scheduled
                 text = f"(A task I scheduled earlier, due now.) {text}"
@@ -76,7 +89,7 @@ class TurnRunner:
                 text=text,
                 user_id=item.user_id,
                 update_id=None if scheduled else item.update_id,
-                source="scheduled" if scheduled else "voice" if from_voice else "text",
+                source=_source(item, from_voice, scheduled),
                 metadata=metadata,
             )
             answer, answered, set_aside, said = await self._answer(conversation_id, request, stream)
@@ -94,6 +107,20 @@ class TurnRunner:
                 notices += await limits.charge_speech(item.user_id, model, spoken)
         for notice in notices:  # a limit's warning, once per period
             await say(self.sender, conversation_id, target, notice)
+
+    async def _document(
+        self, conversation_id: str, target: Target, item: InboxItem
+    ) -> DocumentTurn | None:
+        """The document's turn, or None after telling the user why there is none."""
+        if self.documents is None:  # documents.enabled went off since it was accepted
+            await say(self.sender, conversation_id, target, texts.UNSUPPORTED)
+            return None
+        try:
+            return await self.documents.turn(conversation_id, item)
+        except DocumentError as exc:
+            logger.info("conversation %s: document not read: %s", conversation_id, exc)
+            await say(self.sender, conversation_id, target, str(exc))
+            return None
 
     def _stream(self, target: Target, draft_id: int) -> ReplyStream:
         settings = self.config.telegram
@@ -125,3 +152,9 @@ class TurnRunner:
             return failure.text, False, False, ()
         metrics.record_turn(metrics.TURN_OK, time.monotonic() - started)
         return response.text, True, response.history_set_aside, response.notices
+
+
+def _source(item: InboxItem, from_voice: bool, scheduled: str | None) -> str:
+    if scheduled:
+        return "scheduled"
+    return "voice" if from_voice else "document" if item.kind == "document" else "text"
