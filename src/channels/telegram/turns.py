@@ -11,6 +11,7 @@ from src.agents.types import Request
 from src.channels import failures
 from src.channels.telegram import texts
 from src.channels.telegram.documents import TelegramDocuments
+from src.channels.telegram.outgoing import FileSender, telegram_outbox
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
@@ -39,6 +40,7 @@ class TurnRunner:
         self.sender = sender
         self.voice = voice
         self.documents = documents
+        self.files = FileSender(sender.bot, sender)
 
     async def run(
         self,
@@ -52,6 +54,7 @@ class TurnRunner:
         target = target_for(item)
         set_aside, notices = False, []
         limits = self.coordinator.limits
+        outbox = telegram_outbox()  # the files the turn's tools make, sent after the answer
         async with self._stream(target, draft_id=item.update_id) as stream:
             text = item.text
             metadata: dict[str, object] = {"chat_type": item.extra.get("chat_type", "private")}
@@ -91,6 +94,7 @@ class TurnRunner:
                 update_id=None if scheduled else item.update_id,
                 source=_source(item, from_voice, scheduled),
                 metadata=metadata,
+                outbox=outbox,
             )
             answer, answered, set_aside, said = await self._answer(conversation_id, request, stream)
             notices += said
@@ -98,6 +102,7 @@ class TurnRunner:
                 await stream.finish(answer)
             except ChannelError as exc:
                 logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+        await self.files.deliver(conversation_id, target, outbox)
         if set_aside:  # said once: later requests start after the point this turn marked
             await say(self.sender, conversation_id, target, texts.HISTORY_SET_ASIDE)
         if answered and self.voice is not None and self.voice.wants_voice_reply(from_voice):
