@@ -105,3 +105,8 @@ def test_scheduler_benchmark_quick() -> None:
 def test_memory_benchmark_quick() -> None:
     out = run_bench("bench.memory", "--quick", "--backends", "file")
     assert "| file | 0 |" in out and "| file | 500 |" in out
+
+
+def test_documents_benchmark_quick() -> None:
+    out = run_bench("bench.documents", "--quick")
+    assert "| PDF, 2 pages |" in out and "| PDF, 5 pages |" in out and "| text, 100 KB |" in out
