@@ -207,3 +207,27 @@ async def test_a_document_accepted_before_a_crash_is_answered_after_it(bots: Bot
     assert len(bots.telegram.calls("getFile")) == 1  # downloaded once, by the second run
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
+
+
+async def test_a_failed_download_is_said_plainly(bots: BotRunner) -> None:
+    await bots.start(**DOCS)
+    bots.telegram.fail_next("getFile", 400, "Bad Request: wrong file_id")
+    bots.telegram.push_document(OWNER, b"hello", "a.txt", "text/plain")
+    assert await reply_to(bots, 1) == "I couldn't download that file from Telegram."
+    bots.telegram.fail_next("getFile", 502, "Bad Gateway")
+    bots.telegram.push_document(OWNER, b"hello", "a.txt", "text/plain")
+    assert "just now. Please try again" in await reply_to(bots, 2)
+    assert bots.model.request_count == 0
+
+
+async def test_in_a_group_a_document_not_meant_for_the_bot_is_left_alone(
+    bots: BotRunner,
+) -> None:
+    group = -100500
+    await bots.start(**DOCS)
+    bots.telegram.push_document(group, b"minutes", "m.txt", "text/plain", user_id=OWNER)
+    mention = [{"type": "mention", "offset": 0, "length": len("@test_bot")}]
+    bots.telegram.push_message(group, "@test_bot hi", user_id=OWNER, entities=mention)
+    sent = await bots.telegram.wait_for_messages(group, 1)
+    assert [m["text"] for m in sent] == ["echo: hi"]  # the only answer: none to the file
+    assert bots.telegram.calls("getFile") == []
