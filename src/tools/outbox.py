@@ -11,7 +11,7 @@ notices of files it could not take. Channel-independent: no Telegram here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # shown as a picture
 MAX_FILES = 10  # per turn; more is a tool gone wrong, not something to flood a chat with
@@ -34,7 +34,7 @@ class Delivery:
     as_photo: bool  # a picture in the chat; else a file to download
 
 
-@dataclass
+@dataclass(eq=False)  # one turn's own: compared and hashed by identity
 class Outbox:
     """One turn's files for the user. None limits: no size limit (the console)."""
 
@@ -49,6 +49,7 @@ class Outbox:
         what = "image" if file.is_image else "file"
         if len(self.deliveries) >= self.max_files:
             return f"[{what} not sent: {file.name}; this turn already sent {self.max_files} files]"
+        file = self._unique(file)
         photo = file.mime_type in PHOTO_TYPES and _fits(file, self.max_photo_bytes)
         if not photo and not _fits(file, self.max_document_bytes):
             limit = size_text(self.max_document_bytes or 0)
@@ -62,6 +63,19 @@ class Outbox:
             )
         self.deliveries.append(Delivery(file, photo))
         return f"[{what} sent to the user: {file.name}, {size_text(len(file.data))}]"
+
+    def _unique(self, file: OutgoingFile) -> OutgoingFile:
+        """The file, renamed "name-2.ext" (-3, ...) if the turn already sends that name."""
+        taken = {delivery.file.name for delivery in self.deliveries}
+        if file.name not in taken:
+            return file
+        stem, dot, extension = file.name.rpartition(".")
+        stem, dot = (stem, dot) if stem else (extension, "")
+        extension = extension if dot else ""
+        number = 2
+        while f"{stem}-{number}{dot}{extension}" in taken:
+            number += 1
+        return replace(file, name=f"{stem}-{number}{dot}{extension}")
 
 
 def not_deliverable(file: OutgoingFile) -> str:

@@ -153,6 +153,11 @@ def test_the_outbox_takes_what_the_chat_can_receive() -> None:
         ("b.jpg", False),  # over the photo limit: a document
     ]
     assert outbox.offer(photo) == "[image not sent: a.png; this turn already sent 2 files]"
+    names = Outbox()
+    for name in ("chart.png", "chart.png", "chart.png", "README", "README"):
+        names.offer(OutgoingFile(name, "image/png", b"x"))
+    files = [d.file.name for d in names.deliveries]
+    assert files == ["chart.png", "chart-2.png", "chart-3.png", "README", "README-2"]
     assert not_deliverable(huge) == (
         "[file: c.zip (application/zip, 1001 bytes); not sent: files cannot be delivered here]"
     )
