@@ -231,3 +231,10 @@ async def test_in_a_group_a_document_not_meant_for_the_bot_is_left_alone(
     sent = await bots.telegram.wait_for_messages(group, 1)
     assert [m["text"] for m in sent] == ["echo: hi"]  # the only answer: none to the file
     assert bots.telegram.calls("getFile") == []
+
+
+async def test_a_big_file_of_unknown_type_is_not_downloaded_to_look_at(bots: BotRunner) -> None:
+    await bots.start(**DOCS)
+    bots.telegram.push_document(OWNER, b"a" * 2_100_000, "data", "application/octet-stream")
+    assert "can't read that type of file" in await reply_to(bots, 1)
+    assert bots.telegram.calls("getFile") == []
