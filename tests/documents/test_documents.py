@@ -238,3 +238,12 @@ async def test_a_big_file_of_unknown_type_is_not_downloaded_to_look_at(bots: Bot
     bots.telegram.push_document(OWNER, b"a" * 2_100_000, "data", "application/octet-stream")
     assert "can't read that type of file" in await reply_to(bots, 1)
     assert bots.telegram.calls("getFile") == []
+
+
+async def test_in_a_group_that_talks_to_the_bot_a_document_is_read(bots: BotRunner) -> None:
+    group = -100600
+    await bots.start(telegram={"group_mode": "all"}, **DOCS)
+    bots.telegram.push_document(group, b"agenda: budget", "a.txt", "text/plain", user_id=OWNER)
+    sent = await bots.telegram.wait_for_messages(group, 1)
+    assert sent[0]["text"].startswith("echo: (The user sent this file without a message")
+    assert "agenda: budget" in last_user(bots)

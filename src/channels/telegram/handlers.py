@@ -205,11 +205,13 @@ async def recording(front: Front, update: Update, context: Context) -> None:
 
 async def document(front: Front, update: Update, context: Context) -> None:
     """A file: stored as pending (its file id, name, type, size) now, read in the lane."""
-    message = update.effective_message
-    if message is None or message.document is None or _silent(front, message, context):
+    message, bot = update.effective_message, context.bot
+    if message is None or message.document is None:
         return
-    if _admit(front, update):
-        caption = "" if is_blank(message.caption) else message.caption or ""
+    said = addressed_text(message, bot.username, bot.id, front.group_mode)  # as for a photo
+    if said is not None and _admit(front, update):
+        caption = said or message.caption or ""
+        caption = "" if is_blank(caption) else with_reply_context(message, caption)
         await _accept(front, update, "document", caption, document_extra(message.document))
 
 

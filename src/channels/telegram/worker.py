@@ -1,8 +1,8 @@
 """The lane worker: what happens to each item of a conversation's lane, in order.
 
-A notice is sent; /reset forgets the history; a coordinator command is answered; text and
-voice notes are turns (turns.py), paced by the user's messages-per-minute limit first. The
-inbox forgets an item once it has been handled.
+A notice is sent; /reset forgets the history; a coordinator command is answered; text, voice
+notes and documents are turns (turns.py), paced by the user's messages-per-minute limit first.
+The inbox forgets an item once it has been handled.
 """
 
 from __future__ import annotations
