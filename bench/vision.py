@@ -57,7 +57,7 @@ async def arrival(megabytes: float, runs: int) -> tuple[list[float], int, int]:
     image's sizes in bytes."""
     data, side = photo_of(megabytes)
     results, sent = [], 0
-    vision = {"max_image_mb": 20}
+    vision = {"enabled": True, "max_image_mb": 20}
     async with in_process_bot(telegram={"streaming": False}, vision=vision) as (telegram, model):
         for run in range(runs):
             before = time.monotonic()
@@ -85,7 +85,7 @@ async def after_one_photo(keep_turns: int, turns: int) -> tuple[int, int, int]:
     """(requests with the image, total request bytes, total estimated tokens) over the photo's
     turn and `turns` text turns after it."""
     data, side = photo_of(1.0)
-    vision = {"keep_turns": keep_turns}
+    vision = {"enabled": True, "keep_turns": keep_turns}
     async with in_process_bot(telegram={"streaming": False}, vision=vision) as (telegram, model):
         telegram.push_photo(OWNER, [(data, side, side)], caption="what is this?")
         await telegram.wait_for_messages(OWNER, 1, timeout=60)

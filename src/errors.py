@@ -69,6 +69,11 @@ class LimitReachedError(UserInputError):
     when it resets (src/limits/policy.py)."""
 
 
+class DocumentError(UserInputError):
+    """A document we cannot read (too big, encrypted, damaged, no text, a type we do not
+    read); the message says why, for the user (src/documents/)."""
+
+
 class VoiceError(UserInputError):
     """A voice note we cannot use; the message says why, for the user."""
 

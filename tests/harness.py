@@ -53,6 +53,7 @@ class BotRunner:
         self.data_dir = tmp_path / "data" / "conversations"
         self.health_port = free_port()
         self.extra_env: dict[str, str] = {}  # more environment for the bots (ADMIN_TOKEN, ...)
+        self.defaults: dict[str, Any] = {}  # config every bot of this runner starts with
         self._running: list[InProcessBot] = []
         self._processes: list[BotProcess] = []
 
@@ -82,7 +83,7 @@ class BotRunner:
             "store": {"file": {"directory": str(self.data_dir)}},
             "health": {"host": "127.0.0.1", "port": self.health_port},
         }
-        return merge(base, overrides)
+        return merge(merge(base, self.defaults), overrides)
 
     def write_config(self, **overrides: Any) -> Path:
         path = self.tmp_path / "config.yml"

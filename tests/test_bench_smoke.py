@@ -118,3 +118,8 @@ def test_vision_benchmark_quick() -> None:
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if "| " in line}
     assert rows["0"].split("|")[2].strip() == "1"  # keep_turns 0: the photo's own request
     assert rows["2"].split("|")[2].strip() == "3"  # its turn and the two after it
+
+
+def test_documents_benchmark_quick() -> None:
+    out = run_bench("bench.documents", "--quick")
+    assert "| PDF, 2 pages |" in out and "| PDF, 5 pages |" in out and "| text, 100 KB |" in out

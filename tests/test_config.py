@@ -36,9 +36,9 @@ def test_a_minimal_file(tmp_path: Path) -> None:
     assert config.store.type == "file"
     assert config.agents.get(config.agents.default).name == "assistant"
     assert "sk-test" not in repr(config)
-    vision = config.vision  # photos were refused before this key: on is the sensible default
+    vision = config.vision  # off when the key is absent, as before it existed
     assert (vision.enabled, vision.max_image_mb, vision.keep_turns, vision.detail) == (
-        True,
+        False,
         10,
         2,
         "auto",

@@ -66,3 +66,17 @@ def test_jinja2_waits_for_the_first_page_view() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_document_libraries_wait_for_the_first_document() -> None:
+    script = (
+        "import sys\n"
+        "import src.channels.telegram.service, src.runtime, src.documents.reader\n"
+        "loaded = {'pypdf', 'docx', 'lxml'} & {name.split('.')[0] for name in sys.modules}\n"
+        "print(sorted(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

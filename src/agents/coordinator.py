@@ -274,7 +274,7 @@ def _context_of(request: Request) -> TurnContext:
     chat_type = request.metadata.get("chat_type")
     if not isinstance(chat_type, str):
         chat_type = "console" if request.source == "console" else "private"
-    return TurnContext(request.conversation_id, request.user_id, chat_type)
+    return TurnContext(request.conversation_id, request.user_id, chat_type, request.outbox)
 
 
 def _find_request(messages: list[Message], update_id: int | None) -> int | None:

@@ -10,6 +10,7 @@ from src.conversation.message import Message
 from src.conversation.usage import Cost
 from src.conversation.window import Window
 from src.llm.client import Usage
+from src.tools.outbox import Outbox
 from src.tools.registry import ToolRegistry
 
 
@@ -23,6 +24,9 @@ class Request:
     update_id: int | None = None
     source: str = "text"
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Files the turn's tools make for the user go here; the channel sends them after the
+    # answer (src/tools/outbox.py). None: the channel cannot send files.
+    outbox: Outbox | None = None
 
 
 @dataclass(frozen=True)

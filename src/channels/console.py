@@ -17,6 +17,7 @@ from src.channels import failures
 from src.channels.telegram import texts
 from src.conversation.visible import is_blank
 from src.errors import UserInputError
+from src.tools.outbox import Outbox, size_text
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +95,10 @@ async def run_console(
                 out.write(f"{exc}\n")
             continue
         sink = _PrintSink(out)
+        outbox = Outbox()  # the console cannot show files: it names them
+        request = Request(CONVERSATION_ID, text, source="console", outbox=outbox)
         try:
-            response = await coordinator.process_request(
-                Request(conversation_id=CONVERSATION_ID, text=text, source="console"), sink
-            )
+            response = await coordinator.process_request(request, sink)
         except Exception as exc:
             failure = failures.describe(exc, CONVERSATION_ID)
             out.write(f"\n{failure.text}\n" if sink.streamed else f"{failure.text}\n")
@@ -110,4 +111,12 @@ async def run_console(
             out.write(texts.HISTORY_SET_ASIDE + "\n")
         for notice in response.notices:
             out.write(notice + "\n")
+        _name_files(outbox, out)
         out.flush()
+
+
+def _name_files(outbox: Outbox, out: TextIO) -> None:
+    """What a chat would have received: the console names each file a tool made."""
+    for delivery in outbox.deliveries:
+        file = delivery.file
+        out.write(f"[file for you: {file.name} ({file.mime_type}, {size_text(len(file.data))})]\n")

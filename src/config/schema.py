@@ -123,10 +123,19 @@ class VoiceConfig(_Strict):
 class VisionConfig(_Strict):
     """Photos and images for the model (src/vision/, src/channels/telegram/photos.py)."""
 
-    enabled: bool = True  # off: a photo gets a plain answer and costs no model call
+    enabled: bool = False  # config.yml turns it on; off: a photo gets a plain answer, no model call
     max_image_mb: float = Field(10, gt=0, le=20)  # the largest size within this is downloaded
     keep_turns: int = Field(2, ge=-1)  # sent in its turn and this many after; -1 = always
     detail: Literal["low", "high", "auto"] = "auto"
+
+
+class DocumentsConfig(_Strict):
+    """Documents sent to the bot: their text goes into the turn (src/documents/)."""
+
+    enabled: bool = False  # config.yml turns it on; off keeps older configs as they were
+    # Extracted text per document (the rest is cut, with a note). The turn is stored with it:
+    # at most 4 bytes a character keeps it well inside one DynamoDB item.
+    max_chars: int = Field(20000, ge=100, le=80_000)
 
 
 class ToolsConfig(_Strict):
@@ -280,6 +289,7 @@ class Config(_Strict):
     health: HealthConfig = HealthConfig()
     voice: VoiceConfig = VoiceConfig()
     vision: VisionConfig = VisionConfig()
+    documents: DocumentsConfig = DocumentsConfig()
     tools: ToolsConfig = ToolsConfig()
     agents: AgentsConfig = AgentsConfig()
     limits: LimitsConfig = LimitsConfig()

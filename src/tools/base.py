@@ -6,11 +6,16 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from src.tools.outbox import OutgoingFile
+
 
 @dataclass(frozen=True)
 class ToolResult:
     content: str
     is_error: bool = False
+    # Files for the user (src/tools/outbox.py): the registry hands them to the turn's outbox
+    # and leaves a note in `content`; they never reach the model or the history.
+    files: tuple[OutgoingFile, ...] = ()
 
 
 class Tool(ABC):

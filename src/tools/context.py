@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from src.errors import ToolError
+from src.tools.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class TurnContext:
     conversation_id: str
     user_id: int | None  # None: the console's operator
     chat_type: str = "private"  # private | group | supergroup | console | scheduled
+    outbox: Outbox | None = None  # where the turn's files for the user go (the channel's)
 
 
 _CURRENT: ContextVar[TurnContext | None] = ContextVar("turn", default=None)

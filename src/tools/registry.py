@@ -17,6 +17,8 @@ from typing import Any
 from src.errors import ToolArgumentError, ToolError, ToolNotFoundError
 from src.ops import metrics
 from src.tools.base import Tool, ToolResult
+from src.tools.context import turn_or_none
+from src.tools.outbox import OutgoingFile, not_deliverable
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ class ToolRegistry:
         result = raw if isinstance(raw, ToolResult) else ToolResult(str(raw))
         outcome = metrics.TOOL_ERROR if result.is_error else metrics.TOOL_OK
         record(outcome)
-        return self._cap(result)
+        return _deliver(self._cap(result), result.files)
 
     def refusal(self, name: str, arguments: str, patterns: Iterable[str] = ("*",)) -> str | None:
         """Why `execute` would refuse this call before running it (no such tool, arguments
@@ -129,6 +131,18 @@ class ToolRegistry:
         cut = len(result.content) - self.max_result_chars
         text = result.content[: self.max_result_chars]
         return ToolResult(f"{text}\n[... {cut} more characters cut]", result.is_error)
+
+
+def _deliver(result: ToolResult, files: tuple[OutgoingFile, ...]) -> ToolResult:
+    """The result for the model: each file handed to the turn's outbox, and a note about it
+    where its bytes would have been."""
+    if not files:
+        return result
+    turn = turn_or_none()
+    outbox = turn.outbox if turn is not None else None
+    notes = [outbox.offer(f) if outbox is not None else not_deliverable(f) for f in files]
+    content = "\n".join(part for part in (result.content, *notes) if part)
+    return ToolResult(content, result.is_error)
 
 
 def _outcome(error: ToolError) -> str:

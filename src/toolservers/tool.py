@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from src.tools.base import Tool, ToolResult
 from src.toolservers.connection import ListedTool, MCPConnection
-from src.toolservers.results import to_tool_result
+from src.toolservers.results import binary_chars, to_tool_result
+
+_DECODE_IN_THREAD = 256 * 1024  # base64 characters
 
 
 class MCPTool(Tool):
@@ -22,7 +25,10 @@ class MCPTool(Tool):
 
     async def execute(self, arguments: dict[str, Any]) -> ToolResult:
         result = await self._connection.call(self.tool, arguments)
-        return to_tool_result(result, self._connection.config.max_result_chars)
+        cap = self._connection.config.max_result_chars
+        if binary_chars(result) > _DECODE_IN_THREAD:  # files to decode: off the event loop
+            return await asyncio.to_thread(to_tool_result, result, cap)
+        return to_tool_result(result, cap)
 
 
 def model_schema(input_schema: dict[str, Any]) -> dict[str, Any]:

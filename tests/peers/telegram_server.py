@@ -48,12 +48,24 @@ STRING_FIELDS = frozenset(  # never JSON-decoded: text "123" stays a string
     "text caption file_id action parse_mode url title description short_description name "
     "emoji inline_message_id callback_query_id language_code business_connection_id".split()
 )
-UPLOAD_KINDS = {"sendvoice": "voice", "sendaudio": "audio", "senddocument": "document"}
+UPLOAD_KINDS = {
+    "sendvoice": "voice",
+    "sendaudio": "audio",
+    "senddocument": "document",
+    "sendphoto": "photo",
+}
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files: "file is too big"
+UPLOAD_LIMITS = {"photo": 10 * 1024 * 1024, "document": 50 * 1024 * 1024}
 TRUE_METHODS = frozenset(
     "deletewebhook setchatmenubutton setmessagereaction deletemessage answercallbackquery "
     "setmydescription setmyshortdescription".split()
 )
-UPLOAD_MIME = {"voice": "audio/ogg", "audio": "audio/mpeg", "document": "application/octet-stream"}
+UPLOAD_MIME = {
+    "voice": "audio/ogg",
+    "audio": "audio/mpeg",
+    "document": "application/octet-stream",
+    "photo": "image/jpeg",
+}
 CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"  # noqa: E501
 
 
@@ -206,6 +218,7 @@ class FakeTelegram:
         self._drafts: list[JSON] = []
         self._actions: list[tuple[int, str]] = []
         self._uploads: list[tuple[int, str, bytes]] = []
+        self._upload_names: list[tuple[int, str, str]] = []  # (chat, method, file name)
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._failures: dict[str, list[TelegramApiError]] = {}
         self._commands: dict[str, list[JSON]] = {}  # by scope (json), "" for the default
@@ -338,6 +351,34 @@ class FakeTelegram:
             message["media_group_id"] = media_group_id
         return self.push_update({"message": message})
 
+    def push_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str | None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        user_id: int | None = None,
+        file_size: int | None = None,
+        chat_type: str | None = None,
+    ) -> int:
+        """A user sends a file; `file_size` overrides the size the update reports."""
+        file_id = self.add_file(data)
+        message = self._user_message(chat_id, chat_type, user_id, "alice", "Alice", None)
+        document: JSON = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(data) if file_size is None else file_size,
+        }
+        if file_name is not None:
+            document["file_name"] = file_name
+        if mime_type is not None:
+            document["mime_type"] = mime_type
+        message["document"] = document
+        if caption is not None:
+            message["caption"] = caption
+        return self.push_update({"message": message})
+
     def push_callback_query(self, message: JSON, data: str, user_id: int) -> int:
         """A press of an inline button under `message` (a message the bot sent) by `user_id`."""
         with self._lock:
@@ -462,6 +503,11 @@ class FakeTelegram:
     def uploaded(self, chat_id: int | None = None) -> list[tuple[str, bytes]]:
         with self._lock:
             return [(m, d) for c, m, d in self._uploads if chat_id in (None, c)]
+
+    def uploaded_names(self, chat_id: int | None = None) -> list[tuple[str, str]]:
+        """(method, file name as uploaded) of each upload, in order."""
+        with self._lock:
+            return [(m, n) for c, m, n in self._upload_names if chat_id in (None, c)]
 
     async def wait_for_messages(
         self,
@@ -677,7 +723,7 @@ class FakeTelegram:
         if not isinstance(file_id, str) or file_id not in self._files:
             raise _bad("invalid file_id")
         path, data = self._files[file_id]
-        if len(data) > 20_000_000:  # the Bot API's download limit
+        if len(data) > DOWNLOAD_LIMIT:
             raise _bad("file is too big")
         return {
             "file_id": file_id,
@@ -697,6 +743,8 @@ class FakeTelegram:
         else:
             raise _bad(f"there is no {kind} in the request")
         caption, caption_entities = check_text(params, "caption", limit=1024)
+        if kind in UPLOAD_LIMITS and len(data) > UPLOAD_LIMITS[kind]:
+            raise TelegramApiError(413, "Request Entity Too Large")
         file_id = self._new_file(data, f"fake_tg_files/{kind}_{len(self._files) + 1}")
         media: JSON = {
             "file_id": file_id,
@@ -704,14 +752,19 @@ class FakeTelegram:
             "file_size": len(data),
             "mime_type": UPLOAD_MIME[kind],
         }
-        if kind != "document":
+        if kind not in ("document", "photo"):
             media["duration"] = int(params.get("duration") or 0)
-        if kind != "voice":
+        if kind not in ("voice", "photo"):
             media.update(file_name=name or kind, mime_type=content_type or media["mime_type"])
         extra: JSON = {"caption": caption} if caption else {}
         if caption_entities:
             extra["caption_entities"] = caption_entities
         self._uploads.append((chat_id, method, data))
+        self._upload_names.append((chat_id, method, name))
+        if kind == "photo":  # Telegram answers with the sizes it made; one is enough here
+            media.pop("mime_type")
+            media.update(width=1, height=1)
+            return self._bot_message(params, photo=[media], **extra)
         return self._bot_message(params, **{kind: media}, **extra)
 
     # -- HTTP layer ---------------------------------------------------------------------

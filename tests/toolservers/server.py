@@ -4,6 +4,7 @@
     python tests/toolservers/server.py --stdio [--record calls.txt]        # stdio
 
 `--record` appends one line per call of `record` (to prove a call was not sent twice);
+`chart` returns a real PNG image and `export` an embedded resource (files for the user);
 `--bad-schema` adds a tool `broken` whose input schema is invalid. `wipe` is annotated
 destructive, `peek` destructive but read-only (for mcp.yml `confirm: destructive`).
 """
@@ -12,11 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
+import struct
+import zlib
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver.utilities.types import Image
+from mcp.types import (
+    BlobResourceContents,
+    EmbeddedResource,
+    TextContent,
+    TextResourceContents,
+    ToolAnnotations,
+)
 from pydantic import BaseModel
 
 app: MCPServer = MCPServer("misbehaving-test-server")
@@ -86,6 +97,41 @@ def peek(path: str) -> str:
 def pid() -> int:
     """The server's process id."""
     return os.getpid()
+
+
+def png(pad_to: int = 0) -> bytes:
+    """A valid 2x2 PNG; `pad_to` adds a private ancillary chunk until it has that many bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)  # 2x2, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\x00\x00\x00\xff\x00" * 2)
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+    tail = chunk(b"IEND", b"")
+    room = pad_to - len(head) - len(tail) - 12
+    padding = chunk(b"prVt", os.urandom(room)) if room > 0 else b""
+    return head + padding + tail
+
+
+@app.tool()
+def chart(pad_to: int = 0) -> list[TextContent | Image]:
+    """A chart as a PNG image (`pad_to`: that many bytes)."""
+    return [TextContent(type="text", text="Here is the chart."), Image(data=png(pad_to))]
+
+
+@app.tool()
+def export(kind: str = "blob") -> EmbeddedResource:
+    """A file as an embedded resource: "blob" (a CSV, base64) or "text" (a note)."""
+    if kind == "text":
+        text = TextResourceContents(
+            uri="notes://today/notes", mime_type="text/plain", text="buy milk"
+        )
+        return EmbeddedResource(type="resource", resource=text)
+    rows = base64.b64encode(b"month,sales\njan,10\nfeb,12\n").decode()
+    blob = BlobResourceContents(uri="file:///reports/sales.csv", mime_type="text/csv", blob=rows)
+    return EmbeddedResource(type="resource", resource=blob)
 
 
 def main() -> None:

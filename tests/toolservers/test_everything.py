@@ -70,7 +70,7 @@ async def test_stdio_server_tools_are_called_through_the_agent_loop(bots: BotRun
     assert not bots.model.invalid_requests
 
 
-async def test_structured_images_and_resources_are_given_as_text(
+async def test_structured_content_as_text_images_and_resources_as_files(
     bots: BotRunner, mcp_peers: MCPPeers
 ) -> None:
     server = await mcp_peers.everything()
@@ -89,8 +89,9 @@ async def test_structured_images_and_resources_are_given_as_text(
         "conditions": "Light rain / drizzle",
         "humidity": 82,
     }
-    assert "[image: image/png, " in image and "iVBOR" not in image  # described, not inlined
+    assert "[image sent to the user: image-1.png, " in image and "iVBOR" not in image
     assert "[resource demo://resource/dynamic/text/2 (text/plain)]\nResource 2:" in resource
+    assert resource.endswith("\n[file sent to the user: 2.txt, 62 bytes]")  # also a file
     assert "[resource link: " in link and "<demo://resource/dynamic/" in link
 
 

@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from src.channels.telegram import texts
 from src.channels.telegram.albums import SETTLE_S
 from src.conversation.message import Message
@@ -18,6 +20,12 @@ from tests.storeview import StoreView
 from tests.vision.images import photo_sizes, picture
 
 CAPTION = "What is in this picture?"
+
+
+@pytest.fixture(autouse=True)
+def vision_on(bots: BotRunner) -> None:
+    """vision.enabled is off when the key is absent (config.yml turns it on)."""
+    bots.defaults = {"vision": {"enabled": True}}
 
 
 async def history(bot: InProcessBot) -> list[Message]:
@@ -256,4 +264,10 @@ async def test_in_a_group_a_photo_is_answered_when_its_caption_mentions_the_bot(
 
 async def test_help_says_what_the_bot_can_see(bots: BotRunner) -> None:
     await bots.start()
-    assert "Send a photo or an image file" in await say(bots, "/help")
+    assert texts.PHOTOS_HELP.strip() in await say(bots, "/help")
+
+
+async def test_help_says_nothing_of_photos_with_vision_off(bots: BotRunner) -> None:
+    await bots.start(vision={"enabled": False})
+    helped = await say(bots, "/help")
+    assert helped.startswith(texts.HELP) and "photo" not in helped.lower()

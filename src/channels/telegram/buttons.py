@@ -15,7 +15,7 @@ from src.channels.telegram import texts
 from src.errors import ConversationError
 
 if TYPE_CHECKING:
-    from src.channels.telegram.handlers import Front
+    from src.channels.telegram.front import Front
 
 logger = logging.getLogger(__name__)
 

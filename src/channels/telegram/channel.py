@@ -22,7 +22,9 @@ from src.channels.telegram import handlers
 from src.channels.telegram.access import RefusalThrottle
 from src.channels.telegram.albums import Albums
 from src.channels.telegram.approvals import TelegramApprover
+from src.channels.telegram.attachments import Attachments
 from src.channels.telegram.batching import batch_processor
+from src.channels.telegram.documents import TelegramDocuments
 from src.channels.telegram.intake import Intake, LaneItem, Scheduled
 from src.channels.telegram.photos import TelegramImages
 from src.channels.telegram.poller import Poller
@@ -60,7 +62,13 @@ class TelegramChannel:
             TelegramImages(application.bot, config.vision) if config.vision.enabled else None
         )
         coordinator.images = self.photos  # stored image references become data URLs here
-        turns = TurnRunner(config, coordinator, self.sender, self.voice, self.photos)
+        documents = (
+            TelegramDocuments(application.bot, config.documents)
+            if config.documents.enabled
+            else None
+        )
+        attachments = Attachments(self.sender, self.photos, documents)
+        turns = TurnRunner(config, coordinator, self.sender, self.voice, attachments)
         self.scheduler = scheduler
         self.reminders = (
             Reminders(scheduler, access, self.sender, turns) if scheduler is not None else None
@@ -91,6 +99,7 @@ class TelegramChannel:
             voice_enabled=config.voice.enabled,
             vision_enabled=config.vision.enabled,
             max_image_mb=config.vision.max_image_mb,
+            documents_enabled=config.documents.enabled,
             reminders=self.reminders,
             approvals=self.approvals,
         )

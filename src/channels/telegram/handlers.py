@@ -9,38 +9,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from telegram import Message, Update
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 
-from src.access import Access
 from src.channels.telegram import texts
-from src.channels.telegram.access import RefusalThrottle
-from src.channels.telegram.albums import OncePerAlbum
 from src.channels.telegram.approvals import PREFIX as APPROVAL
-from src.channels.telegram.approvals import TelegramApprover
 from src.channels.telegram.buttons import approval_button, reminder_button
-from src.channels.telegram.groups import addressed_text, replies_to_bot, with_reply_context
-from src.channels.telegram.ids import conversation_id, thread_id
-from src.channels.telegram.intake import Intake
-from src.channels.telegram.photos import image_ref
-from src.channels.telegram.reminders import CANCEL, Reminders
-from src.channels.telegram.sender import as_seconds
-from src.channels.telegram.voice import media_extra
+from src.channels.telegram.front import Context, Front, accept, admit, notice, silent
+from src.channels.telegram.groups import addressed_text, with_reply_context
+from src.channels.telegram.ids import conversation_id
+from src.channels.telegram.media import document, photo, recording
+from src.channels.telegram.reminders import CANCEL
 from src.conversation.visible import is_blank
 from src.errors import ConversationError, UserInputError
-from src.ops import metrics
-from src.store.inbox import InboxItem
 
 logger = logging.getLogger(__name__)
 
@@ -54,24 +44,6 @@ SCHEDULER_COMMANDS = {  # with scheduler.enabled
     "reminders": "Your scheduled reminders and tasks in this chat",
     "timezone": "Show or set your time zone",
 }
-
-Context = ContextTypes.DEFAULT_TYPE
-
-
-@dataclass(frozen=True)
-class Front:
-    """What the handlers need: who may talk, where messages go, and two settings."""
-
-    access: Access
-    intake: Intake
-    refusals: RefusalThrottle
-    group_mode: str
-    voice_enabled: bool
-    reminders: Reminders | None = None  # scheduler.enabled
-    approvals: TelegramApprover | None = None  # the buttons under approval questions
-    vision_enabled: bool = False  # vision.enabled: photos go to the model
-    max_image_mb: float = 10.0  # vision.max_image_mb
-    album_notices: OncePerAlbum = field(default_factory=OncePerAlbum)
 
 
 def register(application: Application, front: Front, coordinator_commands: Iterable[str]) -> None:
@@ -102,6 +74,9 @@ def register(application: Application, front: Front, coordinator_commands: Itera
     application.add_handler(MessageHandler(new & recordings, bound(recording)))
     images = filters.PHOTO | filters.Document.IMAGE
     application.add_handler(MessageHandler(new & images, bound(photo)))
+    if front.documents_enabled:  # images sent as files are photos, not documents
+        files = filters.Document.ALL & ~filters.Document.IMAGE
+        application.add_handler(MessageHandler(new & files, bound(document)))
     application.add_handler(MessageHandler(new, bound(other)))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
     application.add_error_handler(error)
@@ -123,50 +98,50 @@ async def start(front: Front, update: Update, context: Context) -> None:
         and not front.access.is_allowed(user.id)
     ):
         await _redeem(front, update, code)
-    elif _admit(front, update):
-        _notice(front, update, "Hi! " + _help(front))
+    elif admit(front, update):
+        notice(front, update, "Hi! " + _help(front))
 
 
 async def help_command(front: Front, update: Update, _: Context) -> None:
-    if _admit(front, update):
-        _notice(front, update, _help(front))
+    if admit(front, update):
+        notice(front, update, _help(front))
 
 
 async def unknown_command(front: Front, update: Update, _: Context) -> None:
-    if _admit(front, update):
-        _notice(front, update, texts.UNKNOWN_COMMAND)
+    if admit(front, update):
+        notice(front, update, texts.UNKNOWN_COMMAND)
 
 
 async def reset(front: Front, update: Update, _: Context) -> None:
-    if _admit(front, update):
-        await _accept(front, update, "reset", "")
+    if admit(front, update):
+        await accept(front, update, "reset", "")
 
 
 async def coordinator_command(front: Front, update: Update, _: Context) -> None:
     message = update.effective_message
-    if message is not None and message.text and _admit(front, update):
-        await _accept(front, update, "command", message.text)
+    if message is not None and message.text and admit(front, update):
+        await accept(front, update, "command", message.text)
 
 
 async def channel_command(front: Front, update: Update, _: Context) -> None:
     """/reminders and /timezone: answered in the lane by the channel (reminders.py)."""
     message = update.effective_message
-    if message is not None and message.text and _admit(front, update):
+    if message is not None and message.text and admit(front, update):
         name, _space, args = message.text.partition(" ")
         kind = name.lstrip("/").split("@", 1)[0].lower()
-        await _accept(front, update, kind, args.strip())
+        await accept(front, update, kind, args.strip())
 
 
 async def tools(front: Front, update: Update, context: Context) -> None:
     """Admins only: each tool server's state and its tools (set up by the service)."""
     user = update.effective_user
-    if not _admit(front, update) or user is None:
+    if not admit(front, update) or user is None:
         return
     if not front.access.is_admin(user.id):
-        _notice(front, update, texts.ADMINS_ONLY)
+        notice(front, update, texts.ADMINS_ONLY)
         return
     report = context.bot_data.get("tools_report")
-    _notice(front, update, report() if callable(report) else texts.NO_TOOL_SERVERS)
+    notice(front, update, report() if callable(report) else texts.NO_TOOL_SERVERS)
 
 
 async def text(front: Front, update: Update, context: Context) -> None:
@@ -175,64 +150,23 @@ async def text(front: Front, update: Update, context: Context) -> None:
         return
     bot = context.bot
     said = addressed_text(message, bot.username, bot.id, front.group_mode)
-    if said is None or not _admit(front, update):
+    if said is None or not admit(front, update):
         return  # a group message not meant for the bot: no reply, no model call
     if not said:  # only the @mention
-        _notice(front, update, texts.HELP)
+        notice(front, update, texts.HELP)
     elif is_blank(said):  # nothing visible: never stored, never sent to the model
         logger.info("conversation %s: empty message answered", conversation_id(message))
-        _notice(front, update, texts.EMPTY_MESSAGE)
+        notice(front, update, texts.EMPTY_MESSAGE)
     else:
-        await _accept(front, update, "text", with_reply_context(message, said))
-
-
-async def recording(front: Front, update: Update, context: Context) -> None:
-    """Voice notes, audio files, round videos: stored as pending (the file id) now,
-    transcribed in the lane."""
-    message = update.effective_message
-    if message is None or _silent(front, message, context) or not _admit(front, update):
-        return
-    if not front.voice_enabled:
-        _notice(front, update, texts.TEXT_ONLY)
-        return
-    kind = "voice" if message.voice else "audio" if message.audio else "video_note"
-    media = message.voice or message.audio or message.video_note
-    assert media is not None
-    seconds = None if media.duration is None else int(as_seconds(media.duration))
-    mime = getattr(media, "mime_type", None)
-    extra = media_extra(kind, media.file_id, seconds, media.file_size, mime)
-    caption = "" if is_blank(message.caption) else message.caption or ""
-    await _accept(front, update, "voice", caption, extra)
-
-
-async def photo(front: Front, update: Update, context: Context) -> None:
-    """A photo or an image file: stored as a reference (the file id) now, downloaded in the
-    lane. Each part of an album is its own update; the intake makes them one turn."""
-    message = update.effective_message
-    if message is None:
-        return
-    bot = context.bot
-    said = addressed_text(message, bot.username, bot.id, front.group_mode)
-    if said is None or not _admit(front, update):
-        return
-    ref = image_ref(message, front.max_image_mb) if front.vision_enabled else texts.VISION_OFF
-    if isinstance(ref, str):  # off, or too big to take: said once for an album
-        if front.album_notices.first(message.media_group_id):
-            _notice(front, update, ref)
-        return
-    extra: dict[str, object] = {"images": [ref]}
-    if message.media_group_id:
-        extra["media_group"] = message.media_group_id
-    caption = "" if is_blank(said) else with_reply_context(message, said)
-    await _accept(front, update, "photo", caption, extra)
+        await accept(front, update, "text", with_reply_context(message, said))
 
 
 async def other(front: Front, update: Update, context: Context) -> None:
     message = update.effective_message
-    if message is None or _silent(front, message, context):
+    if message is None or silent(front, message, context):
         return
-    if _admit(front, update):
-        _notice(front, update, texts.UNSUPPORTED)
+    if admit(front, update):
+        notice(front, update, texts.UNSUPPORTED)
 
 
 async def edited(update: Update, _: Context) -> None:
@@ -252,25 +186,10 @@ async def error(update: object, context: Context) -> None:
 
 
 def _help(front: Front) -> str:
-    return texts.HELP + (texts.REMINDERS_HELP if front.reminders is not None else "")
-
-
-def _admit(front: Front, update: Update) -> bool:
-    """True for allowed users; others get one short refusal and cost nothing."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None or user.is_bot:
-        return False
-    if message.chat.type != "private" and front.group_mode == "off":
-        return False
-    if front.access.is_allowed(user.id):
-        return True
-    conversation = conversation_id(message)
-    metrics.record_refusal()
-    logger.info("refused user %s in conversation %s", user.id, conversation)
-    if front.refusals.should_tell(user.id):
-        refusal = texts.refused(user.id)
-        front.intake.notify(conversation, message.chat_id, thread_id(message), refusal)
-    return False
+    photos = texts.PHOTOS_HELP if front.vision_enabled else ""
+    documents = texts.DOCUMENTS_HELP if front.documents_enabled else ""
+    reminders = texts.REMINDERS_HELP if front.reminders is not None else ""
+    return texts.HELP + photos + documents + reminders
 
 
 async def _redeem(front: Front, update: Update, code: str) -> None:
@@ -281,45 +200,13 @@ async def _redeem(front: Front, update: Update, code: str) -> None:
     try:
         invitation = await front.access.redeem(code, user.id, who)
     except UserInputError as exc:  # unknown, spent or expired
-        _notice(front, update, str(exc))
+        notice(front, update, str(exc))
         return
     except ConversationError:
         logger.exception("user %s: invitation not redeemed: the store failed", user.id)
-        _notice(front, update, texts.STORE_DOWN)
+        notice(front, update, texts.STORE_DOWN)
         return
-    _notice(front, update, texts.WELCOME)
+    notice(front, update, texts.WELCOME)
     if invitation.by is not None:  # the admin's private chat: chat id = user id
         admin = invitation.by
         front.intake.notify(str(admin), admin, None, texts.joined(user.id, who))
-
-
-def _notice(front: Front, update: Update, reply: str) -> None:
-    message = update.effective_message
-    if message is not None:
-        front.intake.notify(conversation_id(message), message.chat_id, thread_id(message), reply)
-
-
-def _silent(front: Front, message: Message, context: Context) -> bool:
-    """Non-text group messages get an answer only where text would."""
-    if message.chat.type == "private":
-        return False
-    mode = front.group_mode
-    return mode == "off" or (mode == "mention" and not replies_to_bot(message, context.bot.id))
-
-
-async def _accept(
-    front: Front, update: Update, kind: str, body: str, extra: dict[str, object] | None = None
-) -> None:
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and user is not None
-    item = InboxItem(
-        update_id=update.update_id,
-        kind=kind,
-        text=body,
-        user_id=user.id,
-        chat_id=message.chat_id,
-        thread_id=thread_id(message),
-        message_id=message.message_id,
-        extra={"chat_type": message.chat.type, **(extra or {})},
-    )
-    await front.intake.accept(conversation_id(message), item)

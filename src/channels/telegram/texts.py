@@ -4,9 +4,7 @@ The console channel shows the same texts for the same failures (src/channels/fai
 """
 
 HELP = (
-    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n"
-    "Send a photo or an image file (an album too), with your question as its caption, and "
-    "I'll look at it; I keep seeing it for the next couple of messages.\n\n"
+    "I'm your personal assistant. Write to me, or send a voice note, and I'll answer.\n\n"
     "/reset - forget this conversation and start fresh (not what I remember about you)\n"
     "/memory - what I remember about you, kept across conversations\n"
     "/forget <id> - make me forget one of those facts; /forget all - all of them\n"
@@ -22,12 +20,21 @@ REMINDERS_HELP = (  # with scheduler.enabled
     "at 8, tell me what's on today\". /reminders lists and cancels them, /timezone sets your "
     "time zone. /reset does not cancel them."
 )
+PHOTOS_HELP = (  # with vision.enabled
+    "\n\nPhotos: send a photo or an image file (an album too), with your question as its "
+    "caption, and I'll look at it; I keep seeing it for the next couple of messages."
+)
+DOCUMENTS_HELP = (  # with documents.enabled
+    "\n\nDocuments: send me a PDF, a Word document (.docx) or a text file (Markdown, CSV, "
+    "JSON, source code, ...) up to 20 MB, with what you'd like done with it as the caption, "
+    "and I'll read it. Pictures and files my tools make are sent to you after my answer."
+)
 START = "Hi! " + HELP
 WELCOME = "Welcome! You're in: the invitation worked.\n\n" + HELP
 RESET_DONE = "Done. I've forgotten this conversation; let's start fresh."
 UNSUPPORTED = (
-    "I can take text messages, voice notes (also audio files and round videos) and photos. "
-    "Stickers, documents, locations and polls aren't something I can use yet."
+    "I can take text messages, voice notes (also audio files and round videos), photos and "
+    "documents. Stickers, locations, contacts and polls aren't something I can use."
 )
 TEXT_ONLY = "I can only read text messages here. Please write your request as text."
 UNKNOWN_COMMAND = "I don't know that command.\n\n" + HELP

@@ -3,7 +3,6 @@ fails, the text that tells the user which failure it was (src/channels/failures.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -11,15 +10,15 @@ from src.agents.coordinator import Coordinator
 from src.agents.types import Request
 from src.channels import failures
 from src.channels.telegram import texts
-from src.channels.telegram.photos import TelegramImages
+from src.channels.telegram.attachments import Attachments
+from src.channels.telegram.outgoing import FileSender, telegram_outbox
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
 from src.channels.telegram.stream import Mode, ReplyStream
 from src.channels.telegram.voice import TelegramVoice
 from src.config import Config
-from src.conversation.images import IMAGES_KEY, NOTE_KEY
 from src.conversation.visible import is_blank
-from src.errors import ChannelError, VisionError
+from src.errors import ChannelError
 from src.ops import metrics
 from src.store.inbox import InboxItem
 
@@ -33,13 +32,14 @@ class TurnRunner:
         coordinator: Coordinator,
         sender: Sender,
         voice: TelegramVoice | None,
-        photos: TelegramImages | None = None,
+        attachments: Attachments | None = None,
     ) -> None:
         self.config = config
         self.coordinator = coordinator
         self.sender = sender
         self.voice = voice
-        self.photos = photos  # vision.enabled
+        self.attachments = attachments or Attachments(sender)
+        self.files = FileSender(sender.bot, sender)
 
     async def run(
         self,
@@ -53,6 +53,7 @@ class TurnRunner:
         target = target_for(item)
         set_aside, notices = False, []
         limits = self.coordinator.limits
+        outbox = telegram_outbox()  # the files the turn's tools make, sent after the answer
         async with self._stream(target, draft_id=item.update_id) as stream:
             text = item.text
             metadata: dict[str, object] = {"chat_type": item.extra.get("chat_type", "private")}
@@ -73,16 +74,16 @@ class TurnRunner:
                 )
                 text = transcript if is_blank(text) else f"{transcript}\n\n{text}"  # + caption
                 metadata["voice"] = {k: item.extra.get(k) for k in ("media", "duration")}
-            if item.kind == "photo":
+            if item.kind in Attachments.KINDS:
                 refusal = await limits.check(item.user_id)  # before the download
                 if refusal is not None:
                     await say(self.sender, conversation_id, target, refusal.text)
                     return
-                pictured = await self._photos(conversation_id, target, item)
-                if pictured is None:
+                prepared = await self.attachments.prepare(conversation_id, target, item)
+                if prepared is None:
                     return  # the user was told why
-                text, images = pictured
-                metadata.update(images)
+                text, more = prepared
+                metadata.update(more)
             if scheduled is not None:
                 metadata["scheduled"] = scheduled
                 text = f"(A task I scheduled earlier, due now.) {text}"
@@ -93,6 +94,7 @@ class TurnRunner:
                 update_id=None if scheduled else item.update_id,
                 source="scheduled" if scheduled else "voice" if from_voice else item.kind,
                 metadata=metadata,
+                outbox=outbox,
             )
             answer, answered, set_aside, said = await self._answer(conversation_id, request, stream)
             notices += said
@@ -100,6 +102,7 @@ class TurnRunner:
                 await stream.finish(answer)
             except ChannelError as exc:
                 logger.error("conversation %s: reply not delivered: %s", conversation_id, exc)
+        await self.files.deliver(conversation_id, target, outbox)
         if set_aside:  # said once: later requests start after the point this turn marked
             await say(self.sender, conversation_id, target, texts.HISTORY_SET_ASIDE)
         if answered and self.voice is not None and self.voice.wants_voice_reply(from_voice):
@@ -109,29 +112,6 @@ class TurnRunner:
                 notices += await limits.charge_speech(item.user_id, model, spoken)
         for notice in notices:  # a limit's warning, once per period
             await say(self.sender, conversation_id, target, notice)
-
-    async def _photos(
-        self, conversation_id: str, target: Target, item: InboxItem
-    ) -> tuple[str, dict[str, object]] | None:
-        """The text of a photo turn (the caption, or a note) and the metadata that keeps its
-        images' references; the images are fetched now, so that a failure is told at once
-        (and the request then finds them in the cache). None after telling the user why."""
-        refs = item.extra.get(IMAGES_KEY)
-        if self.photos is None or not isinstance(refs, list) or not refs:
-            await say(self.sender, conversation_id, target, texts.VISION_OFF)
-            return None
-        try:
-            fetched = [ref for _, ref in await asyncio.gather(*map(self.photos.fetch, refs))]
-        except VisionError as exc:
-            logger.info("conversation %s: image not taken: %s", conversation_id, exc)
-            await say(self.sender, conversation_id, target, str(exc))
-            return None
-        metadata: dict[str, object] = {IMAGES_KEY: [dict(ref) for ref in fetched]}
-        if not is_blank(item.text):
-            return item.text, metadata
-        metadata[NOTE_KEY] = True
-        what = "A photo" if len(refs) == 1 else f"{len(refs)} photos"
-        return f"({what}, no caption.)", metadata
 
     def _stream(self, target: Target, draft_id: int) -> ReplyStream:
         settings = self.config.telegram

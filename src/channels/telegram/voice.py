@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 
+from src.channels.telegram.files import download
 from src.channels.telegram.formatting import Part, render
 from src.channels.telegram.sender import Sender, Target
 from src.config import Config, VoiceConfig
 from src.errors import ChannelError, LLMError, VoiceError
 from src.store.inbox import InboxItem
-from src.voice.service import TELEGRAM_DOWNLOAD_LIMIT_MB, AudioInput, VoiceService
+from src.voice.service import AudioInput, VoiceService
 
 logger = logging.getLogger(__name__)
 
@@ -100,22 +101,8 @@ class TelegramVoice:
         return len(spoken)
 
     async def _download(self, file_id: str) -> bytes:
-        try:
-            file = await self.bot.get_file(file_id)
-            return bytes(await file.download_as_bytearray())
-        except BadRequest as exc:
-            if "too big" in exc.message.lower():
-                raise VoiceError(
-                    f"Telegram lets bots download files up to {TELEGRAM_DOWNLOAD_LIMIT_MB} MB, "
-                    "and this one is bigger. Could you send a shorter recording?"
-                ) from exc
-            logger.warning("getFile refused %s: %s", file_id, exc.message)
-            raise VoiceError("I couldn't download that recording from Telegram.") from exc
-        except TelegramError as exc:
-            logger.warning("download of %s failed: %s", file_id, exc)
-            raise VoiceError(
-                "I couldn't download that recording from Telegram just now. Please try again."
-            ) from exc
+        ask = "Could you send a shorter recording?"
+        return await download(self.bot, file_id, VoiceError, "recording", ask)
 
     async def _say(self, target: Target, text: str) -> None:
         try:

@@ -1,8 +1,9 @@
 """The lane worker: what happens to each item of a conversation's lane, in order.
 
 A notice is sent; /reset forgets the history; a coordinator command is answered; text,
-voice notes and photos (an album as one item, albums.py) are turns (turns.py), paced by the
-user's messages-per-minute limit first. The inbox forgets an item once it has been handled.
+voice notes, photos (an album as one item, albums.py) and documents are turns (turns.py),
+paced by the user's messages-per-minute limit first. The inbox forgets an item once it has
+been handled.
 """
 
 from __future__ import annotations
