@@ -8,7 +8,7 @@ import base64
 import pytest
 from telegram import Bot
 
-from src.channels.telegram.photos import NOT_DOWNLOADED, TelegramImages
+from src.channels.telegram.photos import TelegramImages
 from src.config import VisionConfig
 from src.errors import VisionError
 from tests.peers.telegram_server import FakeTelegram
@@ -43,4 +43,4 @@ async def test_data_urls_are_cached_within_their_byte_bound(telegram: FakeTelegr
 
         with pytest.raises(VisionError) as caught:
             await source.data_url(ref_of("no-such-file"))
-        assert str(caught.value) == NOT_DOWNLOADED
+        assert str(caught.value) == "I couldn't download that image from Telegram."

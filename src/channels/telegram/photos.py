@@ -18,25 +18,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from telegram import Bot, Message
-from telegram.error import BadRequest, TelegramError
 
+from src.channels.telegram.files import TELEGRAM_DOWNLOAD_LIMIT_MB, download
 from src.config import VisionConfig
 from src.errors import VisionError
 from src.vision.prepare import PreparedImage, max_side_for, prepare
 
 logger = logging.getLogger(__name__)
 
-TELEGRAM_DOWNLOAD_LIMIT_MB = 20  # what the Bot API lets a bot download
 CACHE_BYTES = 64 * 2**20  # data URLs kept in memory, newest used first
 
+ASK_SMALLER = "Could you send a smaller one (as a photo, not a file)?"
 TOO_BIG_FOR_TELEGRAM = (
     "That image is {size}, and Telegram lets bots download files up to "
-    f"{TELEGRAM_DOWNLOAD_LIMIT_MB} MB. Could you send a smaller one (as a photo, not a file)?"
+    f"{TELEGRAM_DOWNLOAD_LIMIT_MB} MB. {ASK_SMALLER}"
 )
 TOO_BIG = (
     "That image is {size}; I can take images up to {limit:g} MB. Could you send a smaller one?"
 )
-NOT_DOWNLOADED = "I couldn't download that image from Telegram just now. Please try again."
 
 
 def image_ref(message: Message, max_image_mb: float) -> dict[str, Any] | str:
@@ -131,17 +130,7 @@ class TelegramImages:
             self._cached -= len(dropped)
 
     async def _download(self, file_id: str) -> bytes:
-        try:
-            file = await self.bot.get_file(file_id)
-            data = bytes(await file.download_as_bytearray())
-        except BadRequest as exc:
-            if "too big" in exc.message.lower():
-                raise VisionError(TOO_BIG_FOR_TELEGRAM.format(size="too big")) from exc
-            logger.warning("getFile refused %s: %s", file_id, exc.message)
-            raise VisionError(NOT_DOWNLOADED) from exc
-        except TelegramError as exc:
-            logger.warning("download of %s failed: %s", file_id, exc)
-            raise VisionError(NOT_DOWNLOADED) from exc
+        data = await download(self.bot, file_id, VisionError, "image", ASK_SMALLER)
         self.downloads += 1
         return data
 
