@@ -73,7 +73,10 @@ class TelegramChannel:
         self._scheduling: asyncio.Task[None] | None = None
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
-        self.intake = Intake(self.inbox, self.lanes)
+        # A shared queue redelivers what a replica left unanswered (consumer.py); the local
+        # inbox is recovered at start-up instead.
+        self.shared_queue = config.queue.type == "sqs"
+        self.intake = Intake(self.inbox, self.lanes, resume_owed=self.shared_queue)
         self.poller = Poller(
             application.bot, batch_processor(application), config.telegram.poll_timeout_s
         )
@@ -122,7 +125,10 @@ class TelegramChannel:
             logger.warning("setMyCommands failed: %s", exc)
 
     async def recover(self) -> int:
-        """Queue what the last run accepted but did not answer. Returns how many items."""
+        """Queue what the last run accepted but did not answer. Returns how many items.
+        Not with a shared queue: another replica may be answering those right now."""
+        if self.shared_queue:
+            return 0
         return await self.intake.recover()
 
     async def stop(self) -> None:

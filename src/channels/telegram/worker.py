@@ -12,7 +12,7 @@ import logging
 
 from src.agents.coordinator import Coordinator
 from src.channels.telegram import texts
-from src.channels.telegram.intake import LaneItem, Notice, Scheduled
+from src.channels.telegram.intake import Checkpoint, LaneItem, Notice, Scheduled
 from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
@@ -40,6 +40,10 @@ class LaneWorker:
         self.reminders = reminders
 
     async def __call__(self, conversation_id: str, item: LaneItem) -> None:
+        if isinstance(item, Checkpoint):
+            if not item.reached.done():
+                item.reached.set_result(None)
+            return
         if isinstance(item, Notice):
             target = Target(item.chat_id, item.thread_id)
             await say(self.sender, conversation_id, target, item.text)

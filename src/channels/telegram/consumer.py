@@ -1,0 +1,172 @@
+"""The SQS consumer of one replica (queue.type: sqs): updates from the shared FIFO queue
+through the same handlers as polling, one conversation in order.
+
+A message stays in flight (hidden from the other replicas, and with it every later message of
+its conversation: SQS FIFO hands a group out one batch at a time) until the turns its update
+queued are over, its answer stored and sent; only then is it deleted. While it waits, its
+visibility is extended every third of `visibility_timeout_s`. A replica that dies mid-turn
+stops extending: the message shows again, another replica receives it, and the inbox (shared
+on DynamoDB) says whether the update is still owed (`Intake.resume_owed`: the turn resumes,
+or its stored answer is sent) or was answered (nothing happens; the message is deleted).
+After `queue.sqs.max_receives` receives SQS moves a message to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from telegram import Update
+from telegram.ext import Application
+
+from src.channels.telegram.intake import Intake
+from src.clock import SYSTEM_CLOCK, Clock, wait_for_event
+from src.errors import QueueError
+from src.queue.sqs import BATCH, Received, SQSQueue
+from src.retry import Backoff
+
+logger = logging.getLogger(__name__)
+
+RECEIVE_BACKOFF = Backoff(1.0, 30.0)
+
+
+class Consumer:
+    def __init__(
+        self,
+        queue: SQSQueue,
+        application: Application,
+        intake: Intake,
+        capacity: int,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.queue = queue
+        self.application = application
+        self.intake = intake
+        self.capacity = max(1, capacity)  # messages in flight here at most
+        self.clock = clock
+        self.held: dict[str, Received] = {}  # message id -> in flight here
+        self.last_receive: float | None = None  # monotonic time of the last good receive
+        self._groups: dict[str, asyncio.Task[None]] = {}  # the newest task of each group
+        self._room = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    @property
+    def consuming(self) -> bool:
+        if self.last_receive is None or self._stop.is_set():
+            return False
+        limit = self.queue.config.receive_wait_s + 60
+        return self.clock.monotonic() - self.last_receive < limit
+
+    async def run(self) -> None:
+        """Receive until `stop_receiving`; a message received while stopping is released."""
+        keeper = asyncio.create_task(self._keep_hidden(), name="sqs-visibility")
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                room = self.capacity - len(self.held)
+                if room <= 0:
+                    self._room.clear()
+                    await wait_for_event(self.clock, None, self._room, self._stop)
+                    continue
+                try:
+                    batch = await self.queue.receive(min(room, BATCH))
+                except QueueError as exc:
+                    failures += 1
+                    wait = RECEIVE_BACKOFF.delay(failures)
+                    logger.error("cannot receive from the queue (%s); again in %.0f s", exc, wait)
+                    await wait_for_event(self.clock, wait, self._stop)
+                    continue
+                failures = 0
+                self.last_receive = self.clock.monotonic()
+                if self._stop.is_set():
+                    await self._release(batch)
+                    break
+                for message in batch:
+                    self.held[message.message_id] = message
+                    self._start(message)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    def stop_receiving(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        """After the lanes closed: end the handling still waiting, and release its messages
+        at once (visibility 0) so that another replica takes them now."""
+        tasks = list(self._groups.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release(list(self.held.values()))
+        self.held.clear()
+
+    def _start(self, message: Received) -> None:
+        """Handle the message after the ones of its group received before it."""
+        before = self._groups.get(message.group)
+        task = asyncio.create_task(self._after(before, message), name=f"sqs:{message.group}")
+        self._groups[message.group] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._groups.get(message.group) is done:
+                del self._groups[message.group]
+
+        task.add_done_callback(forget)
+
+    async def _after(self, before: asyncio.Task[None] | None, message: Received) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
+        try:
+            await self._handle(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("conversation %s: update failed; released for a retry", message.group)
+            self.held.pop(message.message_id, None)
+            await self._release([message])
+        self._room.set()
+
+    async def _handle(self, message: Received) -> None:
+        try:
+            data = json.loads(message.body)
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            logger.error("queue: message %s is not an update; deleted", message.message_id)
+        else:
+            if message.receive_count > 1:
+                logger.info(
+                    "conversation %s: update %s received again (%d times)",
+                    message.group,
+                    update.update_id,
+                    message.receive_count,
+                )
+            await self.intake.settled(lambda: self.application.process_update(update))
+        try:
+            await self.queue.delete(message.receipt)
+        except QueueError as exc:  # it shows again later; the inbox makes that a no-op
+            logger.warning("conversation %s: message not deleted (%s)", message.group, exc)
+        self.held.pop(message.message_id, None)
+
+    async def _keep_hidden(self) -> None:
+        every = max(1.0, self.queue.config.visibility_timeout_s / 3)
+        while True:
+            await self.clock.sleep(every)
+            receipts = [m.receipt for m in self.held.values()]
+            if not receipts:
+                continue
+            try:
+                failed = await self.queue.extend(receipts)
+            except QueueError as exc:
+                logger.error("visibility of %d message(s) not extended: %s", len(receipts), exc)
+                continue
+            if failed:
+                logger.warning("visibility of %d in-flight message(s) not extended", failed)
+
+    async def _release(self, messages: list[Received]) -> None:
+        if not messages:
+            return
+        try:
+            await self.queue.extend([m.receipt for m in messages], visibility_s=0)
+        except QueueError as exc:
+            logger.warning("could not release %d message(s): %s", len(messages), exc)
