@@ -81,7 +81,10 @@ class BotRunner:
         }
         return merge(base, overrides)
 
-    def write_config(self, name: str = "config", **overrides: Any) -> Path:
+    def write_config(self, **overrides: Any) -> Path:
+        return self.write_config_as("config", **overrides)
+
+    def write_config_as(self, name: str, /, **overrides: Any) -> Path:
         path = self.tmp_path / f"{name}.yml"
         path.write_text(yaml.safe_dump(self.config_data(**overrides)), encoding="utf-8")
         return path
@@ -109,11 +112,10 @@ class BotRunner:
         await bot.start(self.telegram)
         return bot
 
-    def spawn(
-        self, mcp: dict[str, Any] | None = None, name: str = "config", **overrides: Any
-    ) -> BotProcess:
-        """A bot process; `name`: its config file's name (several processes, several files)."""
-        config_path = self.write_config(name, **overrides)
+    def spawn(self, mcp: dict[str, Any] | None = None, **overrides: Any) -> BotProcess:
+        """A bot process; the second and later ones get config files of their own."""
+        name = f"config-{len(self._processes)}" if self._processes else "config"
+        config_path = self.write_config_as(name, **overrides)
         process = BotProcess(config_path, self.env, self.tmp_path, self.write_mcp(mcp))
         self._processes.append(process)
         return process
