@@ -40,7 +40,7 @@ REGION = "us-east-1"
 _AWS_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
 
 Kind = Literal["moto", "dynalite"]
-Action = Literal["forward", "throttle", "lose_answer", "unprocess_half"]
+Action = Literal["forward", "throttle", "lose_answer", "unprocess_half", "unavailable"]
 
 
 def free_port() -> int:
@@ -196,6 +196,8 @@ class DynamoDBProxy:
                 "exceeded. Consider increasing your provisioning level.",
             }
             return _json_response(400, error)
+        if action == "unavailable":  # nothing forwarded: the service is down
+            return _json_response(503, {"__type": "ServiceUnavailable", "message": "down"})
         unprocessed: list[Any] = []
         if action == "unprocess_half" and operation == "BatchWriteItem":
             body, unprocessed = _keep_half(body)
