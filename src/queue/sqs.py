@@ -103,25 +103,24 @@ class SQSQueue:
     async def delete(self, receipt: str) -> None:
         await self._call("delete_message", QueueUrl=self.url, ReceiptHandle=receipt)
 
-    async def extend(self, receipts: list[str], visibility_s: int | None = None) -> int:
+    async def extend(self, receipts: list[str], visibility_s: int | None = None) -> list[str]:
         """Hide these in-flight messages for another visibility_timeout_s (`visibility_s` 0:
-        show them again now). Returns how many failed."""
+        show them again now). Returns the receipts SQS refused (e.g. deleted meanwhile)."""
         seconds = self.config.visibility_timeout_s if visibility_s is None else visibility_s
-        failed = 0
-        for start in range(0, len(receipts), BATCH):
+
+        async def batch(part: list[str]) -> list[str]:
             entries = [
-                {
-                    "Id": str(n),
-                    "ReceiptHandle": receipt,
-                    "VisibilityTimeout": seconds,
-                }
-                for n, receipt in enumerate(receipts[start : start + BATCH])
+                {"Id": str(n), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
+                for n, receipt in enumerate(part)
             ]
             response = await self._call(
                 "change_message_visibility_batch", QueueUrl=self.url, Entries=entries
             )
-            failed += len(response.get("Failed", []))
-        return failed
+            return [part[int(failed["Id"])] for failed in response.get("Failed", [])]
+
+        parts = [receipts[n : n + BATCH] for n in range(0, len(receipts), BATCH)]
+        refused = await asyncio.gather(*(batch(part) for part in parts))
+        return [receipt for part in refused for receipt in part]
 
     async def attributes(self) -> dict[str, str]:
         """The queue's attributes (FifoQueue, RedrivePolicy, counts), for --check."""

@@ -12,6 +12,7 @@ only part of a BatchWriteItem and returns the rest as UnprocessedItems.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
@@ -154,8 +155,11 @@ class DynamoDBProxy:
     """Forwards DynamoDB calls to `upstream`, except where `decide(operation, n)` (n: how many
     calls of that operation it has seen, this one included) says otherwise."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, serialize: frozenset[str] = frozenset()) -> None:
         self.upstream = upstream
+        # Operations forwarded one at a time (moto's SQS ReceiveMessage: see tests/peers/sqs.py)
+        self.serialize = serialize
+        self._one_at_a_time: asyncio.Lock | None = None
         self.decide: Callable[[str, int], Action] = lambda operation, n: "forward"
         self.seen: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, request body)
@@ -177,6 +181,7 @@ class DynamoDBProxy:
 
     async def _open(self, _: web.Application) -> None:
         self._session = aiohttp.ClientSession()
+        self._one_at_a_time = asyncio.Lock()
 
     async def _close(self, _: web.Application) -> None:
         if self._session is not None:
@@ -201,7 +206,11 @@ class DynamoDBProxy:
         unprocessed: list[Any] = []
         if action == "unprocess_half" and operation == "BatchWriteItem":
             body, unprocessed = _keep_half(body)
-        status, answer, headers = await self._forward(request, body)
+        if operation in self.serialize and self._one_at_a_time is not None:
+            async with self._one_at_a_time:
+                status, answer, headers = await self._forward(request, body)
+        else:
+            status, answer, headers = await self._forward(request, body)
         if action == "lose_answer":
             return _json_response(500, {"__type": "InternalServerError", "message": "lost"})
         if unprocessed and status == 200:

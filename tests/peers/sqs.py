@@ -2,8 +2,13 @@
 server mode answers every AWS service on one port).
 
 What moto enforces, checked in tests/replicas/test_sqs_peer.py: a FIFO group's later messages
-are not handed out while an earlier one is in flight; deduplication ids; the redrive policy
-(a message received `maxReceiveCount` times moves to the dead-letter queue).
+are not handed out while an earlier one is in flight, for ReceiveMessage calls one after
+another; deduplication ids; the redrive policy (a message received `maxReceiveCount` times
+moves to the dead-letter queue). What it does not: two ReceiveMessage calls at the same time
+(its server is threaded, the check takes no lock) can both hand out messages of one group,
+so that a conversation's next message is answered before the one before it. The replica
+tests therefore send ReceiveMessage through `serialized`, a proxy that forwards one at a
+time; real SQS needs no such help.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.peers.dynamodb import REGION
+from tests.peers.dynamodb import REGION, DynamoDBProxy
 
 if TYPE_CHECKING:
     import pytest
@@ -57,3 +62,9 @@ def counts(endpoint: str, url: str) -> tuple[int, int]:
 def use_sqs_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
     """boto3 reads AWS_ENDPOINT_URL_SQS (our code does not): in-process bots and children."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", endpoint)
+
+
+def serialized(endpoint: str) -> DynamoDBProxy:
+    """A proxy in front of moto that forwards ReceiveMessage calls one at a time (a context
+    manager; its `url` is the endpoint to use)."""
+    return DynamoDBProxy(endpoint, serialize=frozenset({"ReceiveMessage"}))

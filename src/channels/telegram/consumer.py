@@ -46,6 +46,7 @@ class Consumer:
         self.capacity = max(1, capacity)  # messages in flight here at most
         self.clock = clock
         self.held: dict[str, Received] = {}  # message id -> in flight here
+        self._hidden_until: dict[str, float] = {}  # receipt -> monotonic end of its visibility
         self.last_receive: float | None = None  # monotonic time of the last good receive
         self._groups: dict[str, asyncio.Task[None]] = {}  # the newest task of each group
         self._room = asyncio.Event()
@@ -82,8 +83,10 @@ class Consumer:
                 if self._stop.is_set():
                     await self._release(batch)
                     break
+                hidden = self.last_receive + self.queue.config.visibility_timeout_s
                 for message in batch:
                     self.held[message.message_id] = message
+                    self._hidden_until[message.receipt] = hidden
                     self._start(message)
         finally:
             keeper.cancel()
@@ -123,9 +126,14 @@ class Consumer:
             raise
         except Exception:
             logger.exception("conversation %s: update failed; released for a retry", message.group)
-            self.held.pop(message.message_id, None)
+            self._forget(message)
             await self._release([message])
         self._room.set()
+
+    def _forget(self, message: Received) -> None:
+        if self.held.get(message.message_id) == message:
+            del self.held[message.message_id]
+        self._hidden_until.pop(message.receipt, None)
 
     async def _handle(self, message: Received) -> None:
         try:
@@ -146,22 +154,32 @@ class Consumer:
             await self.queue.delete(message.receipt)
         except QueueError as exc:  # it shows again later; the inbox makes that a no-op
             logger.warning("conversation %s: message not deleted (%s)", message.group, exc)
-        self.held.pop(message.message_id, None)
+        self._forget(message)
 
     async def _keep_hidden(self) -> None:
-        every = max(1.0, self.queue.config.visibility_timeout_s / 3)
+        """Extend a held message's visibility once less than two thirds of it is left,
+        checked every sixth of it: a slow SQS still has a third to answer in."""
+        visibility = self.queue.config.visibility_timeout_s
         while True:
-            await self.clock.sleep(every)
-            receipts = [m.receipt for m in self.held.values()]
-            if not receipts:
+            await self.clock.sleep(max(0.5, visibility / 6))
+            now = self.clock.monotonic()
+            due = [r for r, until in self._hidden_until.items() if until - now < visibility * 2 / 3]
+            lost = [r for r in due if self._hidden_until[r] <= now]
+            if lost:  # another replica may receive them now: said, to be seen in the logs
+                logger.error("%d in-flight message(s) showed again before extended", len(lost))
+            if not due:
                 continue
             try:
-                failed = await self.queue.extend(receipts)
+                failed = await self.queue.extend(due)
             except QueueError as exc:
-                logger.error("visibility of %d message(s) not extended: %s", len(receipts), exc)
+                logger.error("visibility of %d message(s) not extended: %s", len(due), exc)
                 continue
+            for receipt in due:
+                if receipt in self._hidden_until:
+                    self._hidden_until[receipt] = now + visibility
+            failed = [r for r in failed if r in self._hidden_until]  # not deleted meanwhile
             if failed:
-                logger.warning("visibility of %d in-flight message(s) not extended", failed)
+                logger.warning("visibility of %d in-flight message(s) not extended", len(failed))
 
     async def _release(self, messages: list[Received]) -> None:
         if not messages:
