@@ -105,3 +105,9 @@ def test_scheduler_benchmark_quick() -> None:
 def test_memory_benchmark_quick() -> None:
     out = run_bench("bench.memory", "--quick", "--backends", "file")
     assert "| file | 0 |" in out and "| file | 500 |" in out
+
+
+def test_replicas_benchmark_quick() -> None:
+    out = run_bench("bench.replicas", "--quick")
+    assert "| 1 |" in out and "| 2 |" in out  # the throughput rows
+    assert "| local inbox |" in out and "| SQS, receive_wait_s 1 |" in out

@@ -29,6 +29,7 @@ from src.retry import Backoff
 logger = logging.getLogger(__name__)
 
 RECEIVE_BACKOFF = Backoff(1.0, 30.0)
+SHORT_POLL_PAUSE_S = 0.05  # receive_wait_s 0: between two empty receives
 
 
 class Consumer:
@@ -80,6 +81,8 @@ class Consumer:
                     continue
                 failures = 0
                 self.last_receive = self.clock.monotonic()
+                if not batch and not self.queue.config.receive_wait_s:  # short polls: no spin
+                    await wait_for_event(self.clock, SHORT_POLL_PAUSE_S, self._stop)
                 if self._stop.is_set():
                     await self._release(batch)
                     break
