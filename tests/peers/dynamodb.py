@@ -206,9 +206,8 @@ class DynamoDBProxy:
         unprocessed: list[Any] = []
         if action == "unprocess_half" and operation == "BatchWriteItem":
             body, unprocessed = _keep_half(body)
-        if operation in self.serialize and self._one_at_a_time is not None:
-            async with self._one_at_a_time:
-                status, answer, headers = await self._forward(request, body)
+        if operation in self.serialize:
+            status, answer, headers = await self._one_at_a_time_polled(request, body)
         else:
             status, answer, headers = await self._forward(request, body)
         if action == "lose_answer":
@@ -219,6 +218,23 @@ class DynamoDBProxy:
             data.setdefault("UnprocessedItems", {}).setdefault(table, []).extend(unprocessed)
             return _json_response(200, data)
         return web.Response(status=status, body=answer, headers=headers)
+
+    async def _one_at_a_time_polled(
+        self, request: web.Request, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Forward one call at a time; a long poll (`WaitTimeSeconds`) becomes short polls
+        every 20 ms until something comes or the wait is over, so that the lock is held
+        only for one short call."""
+        assert self._one_at_a_time is not None
+        data = json.loads(body or b"{}")
+        deadline = time.monotonic() + float(data.get("WaitTimeSeconds", 0) or 0)
+        short = json.dumps({**data, "WaitTimeSeconds": 0}).encode()
+        while True:
+            async with self._one_at_a_time:
+                status, answer, headers = await self._forward(request, short)
+            if status != 200 or time.monotonic() >= deadline or json.loads(answer).get("Messages"):
+                return status, answer, headers
+            await asyncio.sleep(0.02)
 
     async def _forward(
         self, request: web.Request, body: bytes
