@@ -189,7 +189,10 @@ class DynamoDBProxy:
 
     async def _handle(self, request: web.Request) -> web.Response:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionResetError:  # the client went away (a bot process stopped)
+            return web.Response(status=499)
         self.seen[operation] += 1
         self.requests.append((operation, json.loads(body or b"{}")))
         action = self.decide(operation, self.seen[operation])

@@ -157,3 +157,27 @@ def test_check_reports_the_queue_and_its_dead_letter_queue(
     assert result.returncode == 1
     assert "queue.sqs.max_receives is 3" in result.stdout
     assert SECRET not in result.stdout
+
+
+async def test_a_stopping_replica_hands_its_messages_back_at_once(
+    bots: BotRunner, moto: str, table: str, queue: str
+) -> None:
+    """SIGTERM mid-turn: the turn is cut off after its grace and the message shows again at
+    once (visibility 0), not after the 60 s visibility timeout; the next start answers it."""
+    settings = replicated(bots, table, queue)
+    settings["queue"]["sqs"]["visibility_timeout_s"] = 60
+    settings["llm"] = {"timeout_s": 60}  # the turn outlives the 7 s grace, not the model call
+    bot = await bots.start(**settings)
+    bots.model.latency_s = 30.0
+    bots.telegram.push_message(OWNER, "slow one")
+    await wait_until(lambda: bots.model.in_flight == 1, 10)
+    assert sqs.counts(moto, queue) == (0, 1)
+    await bot.stop()
+    assert sqs.counts(moto, queue) == (1, 0)  # back in the queue, not waiting out 60 s
+    assert bots.telegram.sent_messages(OWNER) == []
+    bots.model.latency_s = 0.0
+    await bots.start(**settings)
+    sent = await bots.telegram.wait_for_messages(OWNER, 1)
+    assert sent[0]["text"] == "echo: slow one"
+    await drained(moto, queue)
+    assert len(bots.telegram.sent_messages(OWNER)) == 1
