@@ -14,9 +14,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from src.channels.telegram import webhook as webhook_module
 from tests.harness import OWNER, ROOT, BotRunner
 from tests.peers.openai_server import Reply
 from tests.peers.serve import wait_until
+from tests.storeview import records_locked
 
 SECRET = "s3cret-token_42"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -170,3 +172,24 @@ async def test_check_reports_the_webhook(bots: BotRunner, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stdout
     line = next(x for x in result.stdout.splitlines() if "webhook" in x and "pending" in x)
     assert "1 update(s) pending" in line and "last error: Connection failed" in line
+
+
+async def test_store_down_answers_503_and_telegram_retries(
+    bots: BotRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox cannot take the update (another process holds the records database): the
+    webhook answers 503 once its wait is over (1 s here, 30 s by default), Telegram posts
+    the update again, and it is answered once the store is back. The write the timed-out
+    request left waiting may land before the retry: the retry finds the update owed and not
+    in its lane, and queues it."""
+    monkeypatch.setattr(webhook_module, "LOCAL_TIMEOUT_S", 1.0)
+    await bots.start(telegram=webhook(bots))
+    with records_locked(bots.data_dir):
+        update_id = bots.telegram.push_message(OWNER, "stored at last")
+        await wait_until(lambda: any(p.status == 503 for p in bots.telegram.webhook_posts()), 20)
+        assert bots.telegram.sent_messages(OWNER) == []
+    sent = await bots.telegram.wait_for_messages(OWNER, 1, timeout=20)
+    assert sent[0]["text"] == "echo: stored at last"
+    statuses = [p.status for p in bots.telegram.webhook_posts() if p.update_id == update_id]
+    assert 503 in statuses and statuses[-1] == 200
+    assert bots.model.request_count == 1

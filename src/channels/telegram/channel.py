@@ -74,9 +74,11 @@ class TelegramChannel:
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
         # A shared queue redelivers what a replica left unanswered (consumer.py); the local
-        # inbox is recovered at start-up instead.
+        # inbox is recovered at start-up instead. In webhook mode an update is also owed again
+        # when its POST timed out after the store took it (Telegram retries, webhook.py).
         self.shared_queue = config.queue.type == "sqs"
-        self.intake = Intake(self.inbox, self.lanes, resume_owed=self.shared_queue)
+        resume = self.shared_queue or config.telegram.mode == "webhook"
+        self.intake = Intake(self.inbox, self.lanes, resume_owed=resume)
         self.poller = Poller(
             application.bot, batch_processor(application), config.telegram.poll_timeout_s
         )

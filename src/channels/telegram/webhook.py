@@ -40,13 +40,13 @@ class Updates(Protocol):
 class LocalUpdates:
     """The local queue: the handlers store the update in the inbox, as when polling."""
 
-    def __init__(self, application: Application, timeout_s: float = LOCAL_TIMEOUT_S) -> None:
+    def __init__(self, application: Application, timeout_s: float | None = None) -> None:
         self.application = application
         self.timeout_s = timeout_s
 
     async def put(self, update: Update, data: dict[str, Any]) -> None:
         metrics.record_update(1)
-        async with asyncio.timeout(self.timeout_s):
+        async with asyncio.timeout(self.timeout_s or LOCAL_TIMEOUT_S):
             await self.application.process_update(update)
 
 
