@@ -92,7 +92,7 @@ class LaneWorker:
         rate = self.coordinator.rate
         if not rate.enabled or item.user_id is None or self.coordinator.limits.exempt(item.user_id):
             return True
-        admission = rate.admit(item.user_id)
+        admission = await rate.take(item.user_id)
         if admission.notify:
             metrics.record_limit_refusal("messages_per_minute")
             notice = (
