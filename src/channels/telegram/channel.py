@@ -36,6 +36,7 @@ from src.scheduler.runner import Scheduler
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 7.0
+APPROVAL_POLL_S = 2.0  # replicas: how often a turn waiting for a press reads the store
 
 
 class TelegramChannel:
@@ -67,6 +68,7 @@ class TelegramChannel:
             self.sender,
             config.approval.timeout_s,
             runner.clock,
+            poll_s=APPROVAL_POLL_S if config.queue.type == "sqs" else None,
         )
         runner.approver = self.approvals
         self._stop_scheduler = asyncio.Event()

@@ -64,8 +64,13 @@ class QueuedUpdates:
 
 
 def group_of(update: Update) -> str:
-    """The update's conversation (its FIFO message group): one conversation in order."""
+    """The update's conversation (its FIFO message group): one conversation in order. A
+    button press has a group of its own per chat: the turn it answers (an approval question)
+    holds the conversation's group in flight until it is over."""
     message = update.effective_message
+    if update.callback_query is not None:
+        where = conversation_id(message) if message is not None else "unknown"
+        return f"{where}:press"
     if message is not None:
         return conversation_id(message)
     chat = update.effective_chat
