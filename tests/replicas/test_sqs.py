@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from src.access import Access
+from src.channels.telegram import service as service_module
 from src.config import DynamoDBStoreConfig, StoreConfig
 from src.store import Storage, create_storage
 from src.store.inbox import InboxItem
@@ -181,3 +183,21 @@ async def test_a_stopping_replica_hands_its_messages_back_at_once(
     assert sent[0]["text"] == "echo: slow one"
     await drained(moto, queue)
     assert len(bots.telegram.sent_messages(OWNER)) == 1
+
+
+async def test_a_user_another_replica_added_is_let_in(
+    bots: BotRunner, moto: str, table: str, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/allow or /invite handled by another replica: this one reads the users added at run
+    time again every ACCESS_REFRESH_S (0.3 s here, 15 s by default)."""
+    monkeypatch.setattr(service_module, "ACCESS_REFRESH_S", 0.3)
+    newcomer = 5151
+    await bots.start(**replicated(bots, table, queue))
+    bots.telegram.push_message(newcomer, "let me in", user_id=newcomer)
+    await drained(moto, queue)
+    assert bots.model.request_count == 0  # refused: not on the allowlist
+    async with shared_store(table) as storage:  # the other replica's /allow
+        await Access([OWNER], [], storage.records).allow(newcomer, OWNER, 0.0)
+    await asyncio.sleep(1.0)  # three refreshes
+    bots.telegram.push_message(newcomer, "and now?", user_id=newcomer)
+    await wait_until(lambda: "echo: and now?" in bots.telegram.texts(newcomer), 10)

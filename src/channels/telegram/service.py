@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 INITIALIZE_RETRY = Retry(on=failure_of(NetworkError), backoff=Backoff(1.0, 30.0))
 REPLICA = socket.gethostname()  # /healthz says which replica answered
+ACCESS_REFRESH_S = 15.0  # replicas: how often the users added at run time are read again
 
 
 class TelegramService:
@@ -132,6 +133,7 @@ class TelegramService:
         replica's consumer (this one's included)."""
         queue: SQSQueue | None = None
         consuming: asyncio.Task[None] | None = None
+        refreshing: asyncio.Task[None] | None = None
         code = 0
         try:
             if self.config.queue.type == "sqs":
@@ -142,6 +144,7 @@ class TelegramService:
                 )
                 consuming = asyncio.create_task(self.consumer.run(), name="consumer")
                 receiver.updates = QueuedUpdates(queue)
+                refreshing = asyncio.create_task(self._refresh_access(), name="access-refresh")
             else:
                 receiver.updates = LocalUpdates(application)
             webhook = self.config.telegram.webhook
@@ -162,6 +165,9 @@ class TelegramService:
             logger.info("shutting down")
         finally:
             receiver.updates = None  # 503 from now on: Telegram keeps what arrives
+            if refreshing is not None:
+                refreshing.cancel()
+                await asyncio.gather(refreshing, return_exceptions=True)
             if self.consumer is not None:
                 self.consumer.stop_receiving()
             if consuming is not None:
@@ -172,6 +178,17 @@ class TelegramService:
             if queue is not None:
                 await queue.close()
         return code
+
+    async def _refresh_access(self) -> None:
+        """Replicas: a user another replica added (or removed) in the chat counts here
+        within ACCESS_REFRESH_S."""
+        assert self.runtime is not None
+        while True:
+            await self.clock.sleep(ACCESS_REFRESH_S)
+            try:
+                await self.runtime.access.load()
+            except ConversationError as exc:
+                logger.warning("cannot read the users added at run time: %s", exc)
 
     async def _call(self, call: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
         """One Bot API call at start-up, retried while Telegram cannot be reached."""
