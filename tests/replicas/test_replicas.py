@@ -123,7 +123,7 @@ async def test_three_replicas_answer_every_message_once_in_order(
         await all_answered(
             bots, expected, within=150
         )  # each chat: its 3 answers, once each, in order
-        assert sqs.counts(moto, queue) == (0, 0)
+        await wait_until(lambda: sqs.counts(moto, queue) == (0, 0), 20, message="not drained")
         turns = Counter(p.log.count("turn with agent") for p in processes)
         assert all(p.log.count("turn with agent") > 0 for p in processes), turns
         assert {status for _, status in proxy.forwarded} == {200}
@@ -151,7 +151,7 @@ async def test_a_replica_killed_mid_load_loses_nothing_and_repeats_nothing(
         killed.process.wait(timeout=10)
         bots.model.latency_s = 0.0
         await all_answered(bots, expected, within=150)
-        assert sqs.counts(moto, queue) == (0, 0)
+        await wait_until(lambda: sqs.counts(moto, queue) == (0, 0), 20, message="not drained")
         resumed = sum(p.log.count("received again") for p in processes[1:])
         assert resumed >= 1  # the killed replica's messages came back to the others
     finally:
