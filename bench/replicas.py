@@ -5,9 +5,9 @@ turn compared with the local inbox.
     python -m bench.replicas            # 300 chats, a 1 s model, 1-3 replicas (a few minutes)
     python -m bench.replicas --quick    # a smoke run
 
-Every process runs on this machine, with moto, dynalite and the local Telegram and model
-servers: the figures say what the code costs here, not what AWS would do (README, "Webhook and
-replicas", has the limits on paper). Prints markdown tables.
+Every process runs on this machine, with moto, dynalite (moto in `--quick`) and the local
+Telegram and model servers: the figures say what the code costs here, not what AWS would do
+(README, "Webhook and replicas", has the limits on paper). Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -43,16 +43,17 @@ SECRET = "bench-secret"
 
 
 class Setup:
-    """moto (SQS, ReceiveMessage one call at a time: tests/peers/sqs.py), dynalite
-    (DynamoDB), the local Telegram and model, until `close`."""
+    """moto (SQS, ReceiveMessage one call at a time: tests/peers/sqs.py), dynalite or moto
+    (DynamoDB), the local Telegram and model, until the stack closes."""
 
-    def __init__(self, stack: contextlib.ExitStack, model_s: float) -> None:
+    def __init__(self, stack: contextlib.ExitStack, model_s: float, tables: str) -> None:
         self.moto = LocalServer("moto")
         stack.callback(self.moto.stop)
-        self.dynalite = LocalServer("dynalite")
-        stack.callback(self.dynalite.stop)
+        self.tables = self.moto if tables == "moto" else LocalServer("dynalite")
+        if self.tables is not self.moto:
+            stack.callback(self.tables.stop)
         self.receive = stack.enter_context(sqs.serialized(self.moto.url))
-        os.environ.update(aws_env(self.dynalite.url))
+        os.environ.update(aws_env(self.tables.url))
         os.environ["AWS_ENDPOINT_URL_SQS"] = self.receive.url
         os.environ["PTB_TIMEDELTA"] = "true"
         self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         chats, model_s, counts, turns = (10, 0.2, (1, 2), 3)
     print(f"# Replicas ({platform.machine()}, {os.cpu_count()} cores; every process here)\n")
     with contextlib.ExitStack() as stack:
-        setup = Setup(stack, model_s)
+        # The smoke run keeps to one server (moto for both): fewer processes to go wrong.
+        setup = Setup(stack, model_s, "moto" if args.quick else "dynalite")
         print(f"## Throughput: {chats} chats, one message each at once, a {model_s:g} s model\n")
         print("| replicas | last reply (s) | turns/s |")
         print("| --- | --- | --- |")
