@@ -46,7 +46,9 @@ async def measure(store: StoreConfig, conversations: int, runs: int) -> dict[str
     runtime = await open_runtime(config)
     from src.admin.app import AdminSite
 
-    server = HealthServer("127.0.0.1", 0, _ok, (AdminSite(runtime, runtime.access.clock).mount,))
+    server = HealthServer(
+        "127.0.0.1", 0, _ok, mounts=(AdminSite(runtime, runtime.access.clock).mount,)
+    )
     try:
         for index in range(conversations):
             await runtime.storage.conversations.append_messages(

@@ -148,6 +148,10 @@ class FatalPollingError(ChannelError):
     """Polling cannot go on (revoked token): the process should stop."""
 
 
+class QueueError(ChannelError):
+    """The shared update queue (SQS) could not take, hand out or forget a message."""
+
+
 class ConnectionLost(AssistantError):
     """A tool server's session ended on its own (the server exited or the transport failed)."""
 

@@ -77,7 +77,13 @@ def build_scheduler(
     entries = Entries(storage.records, config.scheduler.max_per_user)
     zones = UserZones(storage.records, config.tools.default_timezone)
     shared = config.store.type != "file"  # other processes' new entries cannot wake this one
-    scheduler = Scheduler(entries, zones, clock, max_sleep_s=SHARED_MAX_SLEEP_S if shared else None)
+    scheduler = Scheduler(
+        entries,
+        zones,
+        clock,
+        max_sleep_s=SHARED_MAX_SLEEP_S if shared else None,
+        reclaim_at_start=config.queue.type != "sqs",  # replicas: another may hold the claim
+    )
     for tool in scheduler_tools(entries, zones, config.scheduler, scheduler.wake, clock):
         tools.register(tool)
     return scheduler

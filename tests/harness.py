@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,10 @@ class BotRunner:
         return merge(merge(base, self.defaults), overrides)
 
     def write_config(self, **overrides: Any) -> Path:
-        path = self.tmp_path / "config.yml"
+        return self.write_config_as("config", **overrides)
+
+    def write_config_as(self, name: str, /, **overrides: Any) -> Path:
+        path = self.tmp_path / f"{name}.yml"
         path.write_text(yaml.safe_dump(self.config_data(**overrides)), encoding="utf-8")
         return path
 
@@ -114,7 +119,9 @@ class BotRunner:
         return bot
 
     def spawn(self, mcp: dict[str, Any] | None = None, **overrides: Any) -> BotProcess:
-        config_path = self.write_config(**overrides)
+        """A bot process; the second and later ones get config files of their own."""
+        name = f"config-{len(self._processes)}" if self._processes else "config"
+        config_path = self.write_config_as(name, **overrides)
         process = BotProcess(config_path, self.env, self.tmp_path, self.write_mcp(mcp))
         self._processes.append(process)
         return process
@@ -148,13 +155,28 @@ class InProcessBot:
     async def start(self, telegram: FakeTelegram) -> None:
         before = len(telegram.get_updates_calls())
         self.task = asyncio.create_task(self.service.run(self.stop_event))
-        await wait_until(
-            lambda: len(telegram.get_updates_calls()) > before or self.task.done(),  # type: ignore[union-attr]
-            timeout=10,
-            message="the bot never polled",
-        )
+        if self.config.telegram.mode == "webhook":
+            await wait_until(
+                lambda: self.receiving or self.task.done(),  # type: ignore[union-attr]
+                timeout=10,
+                message="the bot never took webhook updates",
+            )
+        else:
+            await wait_until(
+                lambda: len(telegram.get_updates_calls()) > before or self.task.done(),  # type: ignore[union-attr]
+                timeout=10,
+                message="the bot never polled",
+            )
         if self.task.done():
             raise AssertionError(f"the bot stopped at start-up with code {self.task.result()}")
+
+    @property
+    def receiving(self) -> bool:
+        """Webhook mode: the webhook takes updates (and, with SQS, the consumer receives)."""
+        receiver, consumer = self.service.receiver, self.service.consumer
+        if receiver is None or receiver.updates is None:
+            return False
+        return consumer is None or consumer.last_receive is not None
 
     async def stop(self) -> int:
         if self.task is None:
@@ -200,6 +222,22 @@ class BotProcess:
             timeout=timeout,
             message="the bot process never polled",
         )
+        if self.process.poll() is not None:
+            raise AssertionError(f"bot exited with {self.process.returncode}:\n{self.log}")
+
+    def wait_consuming(self, health_url: str, timeout: float = 30) -> None:
+        """Webhook mode: until /healthz says this process takes and consumes updates."""
+
+        def consuming() -> bool:
+            if self.process.poll() is not None:
+                return True
+            try:
+                with urllib.request.urlopen(f"{health_url}/healthz", timeout=2) as response:
+                    return bool(json.loads(response.read()).get("consuming"))
+            except (OSError, ValueError):
+                return False
+
+        wait_until_sync(consuming, timeout=timeout, message="the bot process never consumed")
         if self.process.poll() is not None:
             raise AssertionError(f"bot exited with {self.process.returncode}:\n{self.log}")
 

@@ -123,3 +123,9 @@ def test_vision_benchmark_quick() -> None:
 def test_documents_benchmark_quick() -> None:
     out = run_bench("bench.documents", "--quick")
     assert "| PDF, 2 pages |" in out and "| PDF, 5 pages |" in out and "| text, 100 KB |" in out
+
+
+def test_replicas_benchmark_quick() -> None:
+    out = run_bench("bench.replicas", "--quick")
+    assert "| 1 |" in out and "| 2 |" in out  # the throughput rows
+    assert "| local inbox |" in out and "| SQS, receive_wait_s 1 |" in out

@@ -40,6 +40,10 @@ class ChatLanes(Generic[T]):
     def queued(self, key: str) -> int:
         return len(self._queues.get(key, ()))
 
+    def holds(self, key: str, item: T) -> bool:
+        """Whether `item` is queued or running in `key`'s lane."""
+        return item in self._queues.get(key, ())
+
     async def _work(self, key: str) -> None:
         queue = self._queues[key]
         try:

@@ -58,6 +58,18 @@ async def run_check(
     token = bool(config.telegram.bot_token.get_secret_value())
     detail = "bot token set" if token else "no bot token (set TELEGRAM_BOT_TOKEN; --console works)"
     out.write(f"{'ok  ' if token else 'note'}  {'telegram':<10} {detail}\n")
+    if config.telegram.mode == "webhook" and token:
+        from src.cli.check_replicas import check_webhook
+
+        hook, said = await check_webhook(config)
+        if hook is None:
+            out.write(f"note  {'webhook':<10} {said}\n")
+        else:
+            line("webhook", hook, said)
+    if config.queue.type == "sqs":
+        from src.cli.check_replicas import check_queue
+
+        line("queue", *await check_queue(config))
     out.write("all checks passed\n" if ok else "some checks failed\n")
     return 0 if ok else 1
 

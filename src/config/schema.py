@@ -20,7 +20,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WebhookConfig(_Strict):
+    """`telegram.webhook`: where Telegram posts updates in `mode: webhook`."""
+
+    url: str = ""  # the public https URL; setWebhook at start-up when not empty
+    path: str = Field("/telegram/webhook", pattern=r"^/[A-Za-z0-9/_.-]*$")  # on the health server
+    secret_token: SecretStr = SecretStr("")  # X-Telegram-Bot-Api-Secret-Token, from the env
+
+    @field_validator("secret_token")
+    @classmethod
+    def _token_chars(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,256}", value.get_secret_value()):
+            raise ValueError("1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+
 class TelegramConfig(_Strict):
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig = WebhookConfig()
     bot_token: SecretStr = SecretStr("")
     api_base_url: str = "https://api.telegram.org"
     allowed_user_ids: list[int] = Field(default_factory=list)
@@ -78,6 +95,21 @@ class StoreConfig(_Strict):
     type: Literal["file", "dynamodb"] = "file"
     file: FileStoreConfig = FileStoreConfig()
     dynamodb: DynamoDBStoreConfig = DynamoDBStoreConfig()
+
+
+class SQSQueueConfig(_Strict):
+    url: str = ""  # a FIFO queue (.fifo); AWS_ENDPOINT_URL_SQS is boto3's own variable
+    max_receives: int = Field(5, ge=1, le=1000)  # the DLQ redrive's maxReceiveCount (--check)
+    visibility_timeout_s: int = Field(300, ge=2, le=43200)  # longer than the longest turn
+    receive_wait_s: int = Field(20, ge=0, le=20)  # ReceiveMessage long poll
+
+
+class QueueConfig(_Strict):
+    """Where accepted updates wait: `local` is the durable inbox of one process; `sqs` an SQS
+    FIFO queue that several replicas consume (DESIGN.md "Webhook and replicas")."""
+
+    type: Literal["local", "sqs"] = "local"
+    sqs: SQSQueueConfig = SQSQueueConfig()
 
 
 class CompactionConfig(_Strict):
@@ -285,6 +317,7 @@ class Config(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LLMConfig
     store: StoreConfig = StoreConfig()
+    queue: QueueConfig = QueueConfig()
     conversation: ConversationConfig = ConversationConfig()
     health: HealthConfig = HealthConfig()
     voice: VoiceConfig = VoiceConfig()
@@ -299,3 +332,25 @@ class Config(_Strict):
     audit: AuditConfig = AuditConfig()
     memory: MemoryConfig = MemoryConfig()
     admin: AdminConfig = AdminConfig()
+
+    @_model_validator(mode="after")
+    def _replicas(self) -> Config:
+        """What webhook mode and the shared queue need (DESIGN.md "Webhook and replicas")."""
+        webhook = self.telegram.mode == "webhook"
+        if webhook and not self.telegram.webhook.secret_token.get_secret_value():
+            raise ValueError(
+                "telegram.mode: webhook needs telegram.webhook.secret_token "
+                "(set TELEGRAM_WEBHOOK_SECRET)"
+            )
+        if webhook and not self.health.enabled:
+            raise ValueError("telegram.mode: webhook needs health.enabled (the server it uses)")
+        if self.queue.type == "sqs":
+            if self.store.type != "dynamodb":
+                raise ValueError(
+                    "queue.type: sqs needs store.type: dynamodb (replicas cannot share files)"
+                )
+            if not webhook:
+                raise ValueError("queue.type: sqs needs telegram.mode: webhook")
+            if not self.queue.sqs.url.endswith(".fifo"):
+                raise ValueError("queue.sqs.url must be the URL of a FIFO queue (ending in .fifo)")
+        return self

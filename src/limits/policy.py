@@ -186,7 +186,8 @@ def create_limits(
                 "(they are counted in tokens)",
                 model,
             )
-    rate = MessageRate(config.limits.messages_per_minute, config.limits.over_rate, clock)
+    shared = records if config.queue.type == "sqs" else None  # replicas share the buckets
+    rate = MessageRate(config.limits.messages_per_minute, config.limits.over_rate, clock, shared)
     return limits, rate
 
 

@@ -1,4 +1,5 @@
-"""GET /healthz and GET /metrics on health.host:health.port, in the bot's own event loop."""
+"""GET /healthz and GET /metrics on health.host:health.port, in the bot's own event loop;
+in webhook mode also the POST route Telegram delivers updates to (`routes`)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,25 @@ logger = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[dict[str, object]]]
 Mount = Callable[[web.Application], None]  # adds more pages (the admin page) before start
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]  # a POST route
 _PROBE_TIMEOUT_S = 3.0
 
 
 class HealthServer:
     """`probe` returns a JSON-able status and raises (or returns ok=False) when unhealthy."""
 
-    def __init__(self, host: str, port: int, probe: Probe, mounts: tuple[Mount, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        probe: Probe,
+        routes: dict[str, Route] | None = None,
+        mounts: tuple[Mount, ...] = (),
+    ) -> None:
         self.host = host
         self.port = port
         self.probe = probe
+        self.routes = dict(routes or {})
         self.mounts = mounts
         self._runner: web.AppRunner | None = None
 
@@ -32,6 +42,8 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for path, handler in self.routes.items():
+            app.router.add_post(path, handler)
         for mount in self.mounts:
             mount(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

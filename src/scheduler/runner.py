@@ -35,12 +35,16 @@ class Scheduler:
         zones: UserZones,
         clock: Clock = SYSTEM_CLOCK,
         max_sleep_s: float | None = None,
+        reclaim_at_start: bool = True,
         concurrency: int = 100,
     ) -> None:
         self.entries = entries
         self.zones = zones
         self.clock = clock
         self.max_sleep_s = max_sleep_s
+        # False with replicas: a claim at start-up may be another live replica's; it is
+        # taken when its lease runs out instead.
+        self.reclaim_at_start = reclaim_at_start
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -50,8 +54,9 @@ class Scheduler:
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
         """Until `stop`: the first pass also takes entries a previous run claimed and did not
-        finish (it died between the claim and the completion)."""
-        reclaim = True
+        finish (it died between the claim and the completion), unless `reclaim_at_start`
+        is off."""
+        reclaim = self.reclaim_at_start
         while not stop.is_set():
             self._wake.clear()
             try:

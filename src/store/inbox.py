@@ -79,6 +79,12 @@ class Inbox:
             )
         return accepted
 
+    async def owed(self, conversation_id: str, update_id: int) -> bool:
+        """Whether this update was accepted and is not answered yet."""
+        record = await self.records.get(KIND, conversation_id)
+        owed = record.data.get(_PENDING, []) if record is not None else []
+        return any(i.get("update_id") == update_id for i in owed)
+
     async def done(self, conversation_id: str, update_id: int, *more: int) -> None:
         """Forget an answered item (and `more`, answered with it, at once); the conversation
         leaves the index when nothing is left."""

@@ -12,6 +12,7 @@ only part of a BatchWriteItem and returns the rest as UnprocessedItems.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
@@ -40,7 +41,7 @@ REGION = "us-east-1"
 _AWS_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
 
 Kind = Literal["moto", "dynalite"]
-Action = Literal["forward", "throttle", "lose_answer", "unprocess_half"]
+Action = Literal["forward", "throttle", "lose_answer", "unprocess_half", "unavailable"]
 
 
 def free_port() -> int:
@@ -154,8 +155,11 @@ class DynamoDBProxy:
     """Forwards DynamoDB calls to `upstream`, except where `decide(operation, n)` (n: how many
     calls of that operation it has seen, this one included) says otherwise."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, serialize: frozenset[str] = frozenset()) -> None:
         self.upstream = upstream
+        # Operations forwarded one at a time (moto's SQS ReceiveMessage: see tests/peers/sqs.py)
+        self.serialize = serialize
+        self._one_at_a_time: asyncio.Lock | None = None
         self.decide: Callable[[str, int], Action] = lambda operation, n: "forward"
         self.seen: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, request body)
@@ -177,6 +181,7 @@ class DynamoDBProxy:
 
     async def _open(self, _: web.Application) -> None:
         self._session = aiohttp.ClientSession()
+        self._one_at_a_time = asyncio.Lock()
 
     async def _close(self, _: web.Application) -> None:
         if self._session is not None:
@@ -184,7 +189,10 @@ class DynamoDBProxy:
 
     async def _handle(self, request: web.Request) -> web.Response:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionResetError:  # the client went away (a bot process stopped)
+            return web.Response(status=499)
         self.seen[operation] += 1
         self.requests.append((operation, json.loads(body or b"{}")))
         action = self.decide(operation, self.seen[operation])
@@ -196,10 +204,15 @@ class DynamoDBProxy:
                 "exceeded. Consider increasing your provisioning level.",
             }
             return _json_response(400, error)
+        if action == "unavailable":  # nothing forwarded: the service is down
+            return _json_response(503, {"__type": "ServiceUnavailable", "message": "down"})
         unprocessed: list[Any] = []
         if action == "unprocess_half" and operation == "BatchWriteItem":
             body, unprocessed = _keep_half(body)
-        status, answer, headers = await self._forward(request, body)
+        if operation in self.serialize:
+            status, answer, headers = await self._one_at_a_time_polled(request, body)
+        else:
+            status, answer, headers = await self._forward(request, body)
         if action == "lose_answer":
             return _json_response(500, {"__type": "InternalServerError", "message": "lost"})
         if unprocessed and status == 200:
@@ -208,6 +221,23 @@ class DynamoDBProxy:
             data.setdefault("UnprocessedItems", {}).setdefault(table, []).extend(unprocessed)
             return _json_response(200, data)
         return web.Response(status=status, body=answer, headers=headers)
+
+    async def _one_at_a_time_polled(
+        self, request: web.Request, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Forward one call at a time; a long poll (`WaitTimeSeconds`) becomes short polls
+        every 20 ms until something comes or the wait is over, so that the lock is held
+        only for one short call."""
+        assert self._one_at_a_time is not None
+        data = json.loads(body or b"{}")
+        deadline = time.monotonic() + float(data.get("WaitTimeSeconds", 0) or 0)
+        short = json.dumps({**data, "WaitTimeSeconds": 0}).encode()
+        while True:
+            async with self._one_at_a_time:
+                status, answer, headers = await self._forward(request, short)
+            if status != 200 or time.monotonic() >= deadline or json.loads(answer).get("Messages"):
+                return status, answer, headers
+            await asyncio.sleep(0.02)
 
     async def _forward(
         self, request: web.Request, body: bytes

@@ -27,10 +27,11 @@ from typing import Any, TypeGuard
 from aiohttp import web
 
 from tests.peers.serve import ServerThread, wait_until, wait_until_sync
+from tests.peers.telegram_webhook import Post, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Call", "FakeTelegram", "TelegramApiError", "utf16_len"]
+__all__ = ["Call", "FakeTelegram", "Post", "TelegramApiError", "utf16_len"]
 
 JSON = dict[str, Any]
 Upload = tuple[str, bytes, str]  # (filename, data, content type)
@@ -57,7 +58,7 @@ UPLOAD_KINDS = {
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files: "file is too big"
 UPLOAD_LIMITS = {"photo": 10 * 1024 * 1024, "document": 50 * 1024 * 1024}
 TRUE_METHODS = frozenset(
-    "deletewebhook setchatmenubutton setmessagereaction deletemessage answercallbackquery "
+    "setchatmenubutton setmessagereaction deletemessage answercallbackquery "
     "setmydescription setmyshortdescription".split()
 )
 UPLOAD_MIME = {
@@ -66,6 +67,7 @@ UPLOAD_MIME = {
     "document": "application/octet-stream",
     "photo": "image/jpeg",
 }
+WEBHOOK_ACTIVE = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"  # noqa: E501
 CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"  # noqa: E501
 
 
@@ -223,6 +225,7 @@ class FakeTelegram:
         self._failures: dict[str, list[TelegramApiError]] = {}
         self._commands: dict[str, list[JSON]] = {}  # by scope (json), "" for the default
         self._delivered_at: dict[int, float] = {}  # update_id -> first getUpdates answer
+        self._webhook = WebhookDelivery(self)  # setWebhook: updates are POSTed, not polled
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -440,6 +443,15 @@ class FakeTelegram:
         with self._lock:
             return self._delivered_at.get(update_id)
 
+    def webhook_posts(self) -> list[Post]:
+        """Every POST of an update to the webhook so far, with its HTTP status."""
+        with self._lock:
+            return list(self._webhook.posts)
+
+    def webhook_info(self) -> JSON:
+        with self._lock:
+            return self._webhook.info()
+
     def get_updates_calls(self) -> list[Call]:
         return self.calls("getUpdates")
 
@@ -549,6 +561,7 @@ class FakeTelegram:
         with self._lock:
             self._closing = True
         self._wake_all()
+        await self._webhook.close()
 
     def _new_file(self, data: bytes, file_path: str | None = None) -> str:
         n = len(self._files) + 1
@@ -645,11 +658,17 @@ class FakeTelegram:
         }
 
     def _api_getwebhookinfo(self, params: JSON, files: dict[str, Upload], method: str) -> JSON:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._pending),
-        }
+        return self._webhook.info()
+
+    def _api_setwebhook(self, params: JSON, files: dict[str, Upload], method: str) -> bool:
+        self._webhook.set(params)
+        return True
+
+    def _api_deletewebhook(self, params: JSON, files: dict[str, Upload], method: str) -> bool:
+        self._webhook.set({"drop_pending_updates": params.get("drop_pending_updates")})
+        if params.get("drop_pending_updates") is True:
+            self._pending.clear()
+        return True
 
     def _api_setmycommands(self, params: JSON, files: dict[str, Upload], method: str) -> bool:
         if not isinstance(params.get("commands"), list):
@@ -824,6 +843,9 @@ class FakeTelegram:
                     self._sent_times.setdefault(chat, []).append(arrived)
                     self._delivered.notify_all()
             if key == "getupdates":
+                with self._lock:
+                    if self._webhook.hook is not None:
+                        raise TelegramApiError(409, WEBHOOK_ACTIVE)
                 result = await self._get_updates(params)
         except (ValueError, TypeError, KeyError) as exc:  # malformed parameters
             err = _bad(f"invalid parameters: {exc}")

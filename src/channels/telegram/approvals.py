@@ -24,7 +24,7 @@ from src.approval.types import APPROVED, DENIED, TIMED_OUT, ApprovalRequest, Dec
 from src.channels.telegram.formatting import Part
 from src.channels.telegram.sender import Sender, Target
 from src.clock import SYSTEM_CLOCK, Clock
-from src.errors import ChannelError
+from src.errors import ChannelError, ConversationError
 from src.store.records import RecordStore
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,12 @@ class TelegramApprover:
         sender: Sender,
         timeout_s: float,
         clock: Clock = SYSTEM_CLOCK,
+        poll_s: float | None = None,
     ) -> None:
         self.pending = pending
+        # Replicas: a press may be handled by another one; the waiting turn reads the store
+        # every `poll_s` for an answer it was not woken for.
+        self.poll_s = poll_s
         self.records = records
         self.access = access
         self.sender = sender
@@ -73,12 +77,29 @@ class TelegramApprover:
             if remaining <= 0:
                 return Decision(TIMED_OUT)
             timer = self.clock.call_later(remaining, lambda: _settle(future, Decision(TIMED_OUT)))
+            polling = asyncio.create_task(self._poll(request.id, future)) if self.poll_s else None
             try:
                 return await future
             finally:
                 timer.cancel()
+                if polling is not None:
+                    polling.cancel()
         finally:
             self._waiting.pop(request.id, None)
+
+    async def _poll(self, approval_id: str, future: asyncio.Future[Decision]) -> None:
+        """Settle `future` with an answer another replica stored."""
+        assert self.poll_s is not None
+        while not future.done():
+            await self.clock.sleep(self.poll_s)
+            try:
+                stored = await self.pending.get(approval_id)
+            except ConversationError as exc:
+                logger.warning("approval %s: cannot read the answer (%s)", approval_id, exc)
+                continue
+            answered = decision_of(stored) if stored is not None else None
+            if answered is not None:
+                _settle(future, answered)
 
     async def expired(self, request: ApprovalRequest) -> None:
         if request.shown is None:  # asked in this run: where it was shown is in the record

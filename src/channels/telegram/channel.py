@@ -40,6 +40,7 @@ from src.scheduler.runner import Scheduler
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 7.0
+APPROVAL_POLL_S = 2.0  # replicas: how often a turn waiting for a press reads the store
 
 
 class TelegramChannel:
@@ -81,13 +82,28 @@ class TelegramChannel:
             self.sender,
             config.approval.timeout_s,
             runner.clock,
+            poll_s=APPROVAL_POLL_S if config.queue.type == "sqs" else None,
         )
         runner.approver = self.approvals
         self._stop_scheduler = asyncio.Event()
         self._scheduling: asyncio.Task[None] | None = None
         worker = LaneWorker(coordinator, self.inbox, self.sender, turns, self.reminders)
         self.lanes: ChatLanes[LaneItem] = ChatLanes(worker, config.telegram.max_concurrent_turns)
-        self.intake = Intake(self.inbox, self.lanes, albums=Albums(self.lanes.submit, runner.clock))
+        # A shared queue redelivers what a replica left unanswered (consumer.py); the local
+        # inbox is recovered at start-up instead. In webhook mode an update is also owed again
+        # when its POST timed out after the store took it (Telegram retries, webhook.py).
+        # With the shared queue an album's parts are turns of their own: holding one in
+        # memory would let its queue message be deleted before it is answered.
+        self.shared_queue = config.queue.type == "sqs"
+        resume = self.shared_queue or config.telegram.mode == "webhook"
+        albums = Albums(self.lanes.submit, runner.clock)
+        self.intake = Intake(
+            self.inbox,
+            self.lanes,
+            albums=albums,
+            resume_owed=resume,
+            group_albums=not self.shared_queue,
+        )
         self.poller = Poller(
             application.bot, batch_processor(application), config.telegram.poll_timeout_s
         )
@@ -139,7 +155,10 @@ class TelegramChannel:
             logger.warning("setMyCommands failed: %s", exc)
 
     async def recover(self) -> int:
-        """Queue what the last run accepted but did not answer. Returns how many items."""
+        """Queue what the last run accepted but did not answer. Returns how many items.
+        Not with a shared queue: another replica may be answering those right now."""
+        if self.shared_queue:
+            return 0
         return await self.intake.recover()
 
     async def stop(self) -> None:

@@ -14,7 +14,7 @@ import logging
 from src.agents.coordinator import Coordinator
 from src.channels.telegram import texts
 from src.channels.telegram.albums import PARTS_KEY
-from src.channels.telegram.intake import LaneItem, Notice, Scheduled
+from src.channels.telegram.intake import Checkpoint, LaneItem, Notice, Scheduled
 from src.channels.telegram.reminders import Reminders
 from src.channels.telegram.replies import say, target_for
 from src.channels.telegram.sender import Sender, Target
@@ -42,6 +42,10 @@ class LaneWorker:
         self.reminders = reminders
 
     async def __call__(self, conversation_id: str, item: LaneItem) -> None:
+        if isinstance(item, Checkpoint):
+            if not item.reached.done():
+                item.reached.set_result(None)
+            return
         if isinstance(item, Notice):
             target = Target(item.chat_id, item.thread_id)
             await say(self.sender, conversation_id, target, item.text)
@@ -91,7 +95,7 @@ class LaneWorker:
         rate = self.coordinator.rate
         if not rate.enabled or item.user_id is None or self.coordinator.limits.exempt(item.user_id):
             return True
-        admission = rate.admit(item.user_id)
+        admission = await rate.take(item.user_id)
         if admission.notify:
             metrics.record_limit_refusal("messages_per_minute")
             notice = (
