@@ -211,6 +211,7 @@ class FakeTelegram:
         self._confirmed_offset = 0
         self._poll_generation = 0
         self.expired_polls = 0  # getUpdates answered empty because their timeout ran out
+        self._allowed_updates: list[str] = []  # getUpdates' allowed_updates, as Telegram keeps it
         self._waiters: set[asyncio.Event] = set()  # touched only in the server loop
         self._message_ids: dict[int, int] = {}  # per chat, shared by user and bot messages
         self._messages: dict[tuple[int, Any], JSON] = {}  # every message by (chat, id)
@@ -862,7 +863,12 @@ class FakeTelegram:
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         deadline = time.monotonic() + float(params.get("timeout") or 0)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, str):
+            allowed = json.loads(allowed)
         with self._lock:
+            if allowed is not None:  # like Telegram: kept until a call names other types
+                self._allowed_updates = list(allowed)
             self._poll_generation += 1
             generation = self._poll_generation
         self._wake_all()  # an older long-poll gets 409, like Telegram
@@ -874,7 +880,9 @@ class FakeTelegram:
                 if offset > 0:
                     self._confirmed_offset = max(self._confirmed_offset, offset)
                     self._pending = [u for u in self._pending if u["update_id"] >= offset]
-                batch = [u for u in self._pending if u["update_id"] >= offset][:limit]
+                batch = [u for u in self._pending if u["update_id"] >= offset and self._wanted(u)][
+                    :limit
+                ]
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0 or self._closing:
                     if not batch and remaining <= 0:
@@ -890,6 +898,12 @@ class FakeTelegram:
                 pass
             finally:
                 self._waiters.discard(event)
+
+    def _wanted(self, update: JSON) -> bool:
+        """Whether getUpdates delivers this update: its type is in the last allowed_updates
+        (an empty list or none given: every type but a few this server never makes)."""
+        kinds = self._allowed_updates
+        return not kinds or any(kind in update for kind in kinds)
 
     async def _download(self, request: web.Request) -> web.Response:
         with self._lock:

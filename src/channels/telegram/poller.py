@@ -21,7 +21,8 @@ from src.retry import Backoff, Retry, failure_of
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "edited_message"]
+# Button presses (approvals, reminders' cancel buttons) are callback queries.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 # Conflict: another process polls with this token. NetworkError includes BadRequest and TimedOut.
 POLL_RETRY = Retry(

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Button presses too: the approval and reminder buttons answer callback queries.
-WEBHOOK_UPDATES = [*ALLOWED_UPDATES, "callback_query"]
+
 LOCAL_TIMEOUT_S = 30.0  # the inbox did not take the update in time: 503, Telegram retries
 
 
@@ -114,7 +114,7 @@ async def set_webhook(bot: Bot, config: WebhookConfig) -> None:
     await bot.set_webhook(
         url=config.url,
         secret_token=config.secret_token.get_secret_value(),
-        allowed_updates=WEBHOOK_UPDATES,
+        allowed_updates=ALLOWED_UPDATES,
         drop_pending_updates=False,
     )
     logger.info("webhook set to %s", config.url)
