@@ -27,8 +27,6 @@ from src.queue.sqs import SQSQueue
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# Button presses too: the approval and reminder buttons answer callback queries.
-
 LOCAL_TIMEOUT_S = 30.0  # the inbox did not take the update in time: 503, Telegram retries
 
 
