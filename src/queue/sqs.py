@@ -14,11 +14,10 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from src.boto_threads import POOL_SIZE, ThreadedClient
 from src.config import SQSQueueConfig
 from src.errors import QueueError
 
@@ -26,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-POOL_SIZE = 10  # worker threads == botocore max_pool_connections
 BATCH = 10  # SQS's largest receive and change-visibility batch
 _REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 
@@ -46,29 +44,15 @@ def region_of(url: str, default: str) -> str:
     return found.group(1) if found else default
 
 
-class SQSQueue:
+class SQSQueue(ThreadedClient):
+    thread_name = "sqs"
+
     def __init__(self, config: SQSQueueConfig, region: str, timeout_s: float = 25.0) -> None:
+        super().__init__()
         self.config = config
         self.url = config.url
         self.region = region_of(config.url, region)
         self.timeout_s = timeout_s + config.receive_wait_s  # a long poll waits that long
-        self._executor: ThreadPoolExecutor | None = None
-        self._client: Any = None
-
-    async def start(self) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="sqs")
-        if self._client is None:
-            self._client = await self._run(self._make_client)
-
-    async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        client, self._client = self._client, None
-        if executor is None:
-            return
-        if client is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, client.close)
-        await asyncio.to_thread(executor.shutdown, True)
 
     async def send(self, body: str, group: str, deduplication_id: str) -> None:
         await self._call(
@@ -129,14 +113,11 @@ class SQSQueue:
         )
         return {str(k): str(v) for k, v in response.get("Attributes", {}).items()}
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            raise QueueError("the SQS queue is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+    def _not_open(self) -> Exception:
+        return QueueError("the SQS queue is not open")
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        return await self._run(functools.partial(self._call_sync, operation, **params))
+        return await self.run(functools.partial(self._call_sync, operation, **params))
 
     def _call_sync(self, operation: str, **params: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError

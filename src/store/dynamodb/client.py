@@ -8,14 +8,12 @@ in a dedicated thread pool as large as botocore's connection pool, with adaptive
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from src.boto_threads import POOL_SIZE, ThreadedClient
 from src.config import DynamoDBStoreConfig
 from src.errors import ConversationError
 
@@ -23,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-POOL_SIZE = 10  # worker threads == botocore max_pool_connections
 THROTTLING = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -75,34 +72,13 @@ class Capacity:
             return self.read, self.write
 
 
-class DynamoDBClient:
+class DynamoDBClient(ThreadedClient):
+    thread_name = "dynamodb"
+
     def __init__(self, config: DynamoDBStoreConfig) -> None:
+        super().__init__()
         self.config = config
         self.capacity = Capacity()
-        self._executor: ThreadPoolExecutor | None = None
-        self._client: Any = None
-
-    async def start(self) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="dynamodb")
-        if self._client is None:
-            self._client = await self.run(self._make_client)
-
-    async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        client, self._client = self._client, None
-        if executor is None:
-            return
-        if client is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, client.close)
-        await asyncio.to_thread(executor.shutdown, True)
-
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Run `function(*args)` in one of the store's threads."""
-        if self._executor is None:
-            raise ConversationError("the DynamoDB store is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     async def call(self, operation: str, **params: Any) -> dict[str, Any]:
         return await self.run(functools.partial(self.call_sync, operation, **params))
@@ -128,6 +104,9 @@ class DynamoDBClient:
         if "ConsumedCapacity" in response:
             self.capacity.add(operation, response["ConsumedCapacity"])
         return response
+
+    def _not_open(self) -> Exception:
+        return ConversationError("the DynamoDB store is not open")
 
     def _make_client(self) -> Any:
         import boto3  # heavy: only when the DynamoDB store is configured, and off the loop
