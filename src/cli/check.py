@@ -59,7 +59,7 @@ async def run_check(
     detail = "bot token set" if token else "no bot token (set TELEGRAM_BOT_TOKEN; --console works)"
     out.write(f"{'ok  ' if token else 'note'}  {'telegram':<10} {detail}\n")
     if config.telegram.mode == "webhook" and token:
-        from src.cli.check_replicas import check_webhook
+        from src.channels.telegram.webhook import check_webhook  # imports telegram
 
         hook, said = await check_webhook(config)
         if hook is None:

@@ -1,5 +1,6 @@
-"""--check for webhook mode and the shared queue: what Telegram says of the webhook, and the
-SQS queue's own settings (FIFO, the dead-letter redrive) against config."""
+"""--check for the shared queue: the SQS queue's own settings (FIFO, the dead-letter redrive)
+against config. (What Telegram says of the webhook: check_webhook in
+src/channels/telegram/webhook.py.)"""
 
 from __future__ import annotations
 
@@ -7,21 +8,6 @@ import json
 
 from src.config import Config
 from src.errors import AssistantError
-
-
-async def check_webhook(config: Config) -> tuple[bool | None, str]:
-    """getWebhookInfo: (None: not set yet, a note) and one line."""
-    from telegram.error import TelegramError
-
-    from src.channels.telegram.app import build_application
-    from src.channels.telegram.webhook import describe_webhook
-
-    bot = build_application(config).bot
-    try:
-        async with bot:
-            return await describe_webhook(bot, config.telegram.webhook)
-    except TelegramError as exc:
-        return False, f"getWebhookInfo failed: {exc}"
 
 
 async def check_queue(config: Config) -> tuple[bool, str]:

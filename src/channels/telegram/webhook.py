@@ -20,7 +20,7 @@ from telegram.ext import Application
 
 from src.channels.telegram.ids import conversation_id
 from src.channels.telegram.poller import ALLOWED_UPDATES
-from src.config import WebhookConfig
+from src.config import Config, WebhookConfig
 from src.ops import metrics
 from src.queue.sqs import SQSQueue
 
@@ -116,6 +116,20 @@ async def set_webhook(bot: Bot, config: WebhookConfig) -> None:
         drop_pending_updates=False,
     )
     logger.info("webhook set to %s", config.url)
+
+
+async def check_webhook(config: Config) -> tuple[bool | None, str]:
+    """--check: getWebhookInfo with the configured token, as `describe_webhook` says it."""
+    from telegram.error import TelegramError
+
+    from src.channels.telegram.app import build_application
+
+    bot = build_application(config).bot
+    try:
+        async with bot:
+            return await describe_webhook(bot, config.telegram.webhook)
+    except TelegramError as exc:
+        return False, f"getWebhookInfo failed: {exc}"
 
 
 async def describe_webhook(bot: Bot, config: WebhookConfig) -> tuple[bool | None, str]:
